@@ -1,0 +1,11 @@
+"""The local store: tables, engines, sessions, migrations."""
+
+from lapor_bridge.store.db import (
+    create_store_engine,
+    migrate,
+    open_store,
+    read_session,
+    write_session,
+)
+
+__all__ = ["create_store_engine", "migrate", "open_store", "read_session", "write_session"]

@@ -1,0 +1,117 @@
+"""Engines, sessions and migrations for SQLite (embedded) and PostgreSQL.
+
+SQLite runs in WAL mode with `synchronous=FULL` (the outbox must survive a
+power cut) and a busy timeout. pysqlite's own transaction handling is turned
+off so that `write_session` can open `BEGIN IMMEDIATE`: SQLite has no
+`SELECT ... FOR UPDATE`, and taking the write lock up front is how two
+writers are kept from deadlocking on a lock upgrade.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlmodel import Session
+
+from lapor_bridge.errors import ConfigError
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+_IMMEDIATE = "lapor_bridge_sqlite_immediate"
+
+
+def _sqlite_events(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get(_IMMEDIATE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine for `url` (any SQLAlchemy URL; SQLite and PostgreSQL tuned)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(
+            f"LAPOR_BRIDGE_DATABASE_URL is not a database URL: {url!r}; "
+            "use sqlite:///path.db or postgresql+psycopg://user@host/db"
+        ) from None
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    try:
+        if parsed.get_backend_name() == "sqlite":
+            engine = create_engine(parsed, connect_args={"timeout": 30})
+            _sqlite_events(engine)
+        else:
+            engine = create_engine(parsed, pool_pre_ping=True)
+    except Exception as exc:  # unknown driver and the like
+        raise ConfigError(f"cannot use database URL {parsed.render_as_string()}: {exc}") from None
+    return engine
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+@contextmanager
+def read_session(engine: Engine) -> Iterator[Session]:
+    """A session for reading (and small writes that can wait for a lock)."""
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+@contextmanager
+def write_session(engine: Engine) -> Iterator[Session]:
+    """One write transaction: committed on success, rolled back on any error.
+
+    On SQLite it starts with `BEGIN IMMEDIATE`, taking the write lock first.
+    """
+    bind = engine.execution_options(**{_IMMEDIATE: True}) if is_sqlite(engine) else engine
+    with Session(bind, expire_on_commit=False) as session, session.begin():
+        yield session
+
+
+def _alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["engine"] = engine
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest migration (idempotent, safe to run always)."""
+    config = _alembic_config(engine)
+    head = ScriptDirectory.from_config(config).get_current_head()
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    except OperationalError as exc:
+        raise ConfigError(f"cannot open the database: {exc.orig}") from None
+    if current != head:
+        command.upgrade(config, "head")
+
+
+def open_store(url: str) -> Engine:
+    """The engine for `url`, migrated to the newest schema."""
+    engine = create_store_engine(url)
+    migrate(engine)
+    return engine

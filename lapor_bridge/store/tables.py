@@ -1,0 +1,239 @@
+"""Every table of the local store, one section per concern.
+
+Times are aware UTC in Python and naive UTC in the database (UTCDateTime).
+`raw` columns keep the upstream record as received (unknown fields too),
+except what the bridge must not keep: an ANONIM reporter is removed before
+anything is stored. RAHASIA content stays here and never leaves.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from lapor_bridge.store.types import JSONText, UTCDateTime
+
+
+def _time(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+def _json(*, nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(JSONText(), nullable=nullable))
+
+
+# --- pull ------------------------------------------------------------------
+
+
+class Topic(SQLModel, table=True):
+    __tablename__ = "topic"
+
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    parent: int = Field(index=True)
+    name: str
+    synced_at: datetime = _time()
+
+
+class Report(SQLModel, table=True):
+    """The newest version of each report that was ever disposed to the regency."""
+
+    __tablename__ = "report"
+    __table_args__ = (
+        Index("ix_report_updated_at", "updated_at"),
+        Index("ix_report_status", "status"),
+    )
+
+    tracking_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    version: int
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    topic_id: int | None = Field(default=None, index=True)
+    classification: str
+    privacy: str
+    channel: str
+    status: str
+    instansi_id: int
+    reporter_name: str | None = None
+    reporter_phone: str | None = None
+    reporter_email: str | None = None
+    kecamatan: str | None = None
+    desa: str | None = None
+    tags: list[str] | None = _json()
+    masbupsiaga: bool = False
+    created_at: datetime = _time()
+    disposed_at: datetime | None = _time(nullable=True)
+    updated_at: datetime = _time()
+    transferred: bool = False
+    transferred_at: datetime | None = _time(nullable=True)
+    raw: dict[str, Any] = _json(nullable=False)
+    first_seen_at: datetime = _time()
+    last_synced_at: datetime = _time()
+
+
+class UpstreamFollowUp(SQLModel, table=True):
+    """A follow-up as LAPOR! lists it: the regency's (echoes), the citizen's, the admin's."""
+
+    __tablename__ = "upstream_followup"
+
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    tracking_id: int = Field(index=True)
+    author: str
+    status: str
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    unit: str | None = None
+    external_ref: str | None = Field(default=None, index=True)
+    is_echo: bool = False  # external_ref is one of ours: our own pushed answer coming back
+    created_at: datetime = _time()
+    first_seen_at: datetime = _time()
+
+
+class SyncCheckpoint(SQLModel, table=True):
+    """High-water mark of a pull stream: every change with updated_at < high_water
+    that was visible when read is stored. Written in the same transaction as the
+    page it covers."""
+
+    __tablename__ = "sync_checkpoint"
+
+    name: str = Field(primary_key=True)  # "incremental"
+    high_water: datetime = _time()
+    window_to: datetime | None = _time(nullable=True)  # end of the window in progress
+    updated_at: datetime = _time()
+
+
+class BackfillRun(SQLModel, table=True):
+    """A bounded backfill of [since, until), walked in windows, resumable."""
+
+    __tablename__ = "backfill_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    since: datetime = _time()
+    until: datetime = _time()
+    position: datetime = _time()  # everything in [since, position) is done
+    window_s: int
+    done: bool = False
+    fetched: int = 0
+    started_at: datetime = _time()
+    finished_at: datetime | None = _time(nullable=True)
+
+
+class Quarantine(SQLModel, table=True):
+    """A record that failed validation: kept with its raw JSON and the reason."""
+
+    __tablename__ = "quarantine"
+    __table_args__ = (UniqueConstraint("digest", name="uq_quarantine_digest"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    digest: str  # sha256 of the raw record, so a replay counts instead of duplicating
+    tracking_id: int | None = Field(default=None, index=True)
+    version: int | None = None
+    source: str  # "listing", "topics", ...
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    raw: Any = _json(nullable=False)
+    first_seen_at: datetime = _time()
+    last_seen_at: datetime = _time()
+    times_seen: int = 1
+    resolved_at: datetime | None = _time(nullable=True)  # a later valid version arrived
+
+
+class SyncRun(SQLModel, table=True):
+    """One run of sync/backfill/push, for status and observability."""
+
+    __tablename__ = "sync_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str  # sync | backfill | push
+    started_at: datetime = _time()
+    finished_at: datetime | None = _time(nullable=True)
+    ok: bool | None = None
+    summary: dict[str, Any] | None = _json()
+    error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+# --- mapping ---------------------------------------------------------------
+
+
+class Assignment(SQLModel, table=True):
+    """Which OPD answers a report now, and why."""
+
+    __tablename__ = "assignment"
+
+    tracking_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    opd: str = Field(index=True)
+    co_opd: list[str] | None = _json()
+    complex: bool = False
+    mapped_by: str  # "rule:<id>", "manual" or "default"
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    assigned_at: datetime = _time()
+
+
+class AssignmentHistory(SQLModel, table=True):
+    """Every change of assignment: who or what, when, from, to, why."""
+
+    __tablename__ = "assignment_history"
+
+    id: int | None = Field(default=None, primary_key=True)
+    tracking_id: int = Field(index=True)
+    at: datetime = _time()
+    actor: str  # "sync", "remap", or the admin's name for manual assignments
+    from_opd: str | None = None
+    to_opd: str
+    mapped_by: str
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+
+
+# --- SLA -------------------------------------------------------------------
+
+
+class SlaClock(SQLModel, table=True):
+    """One clock of one report under one policy (the current cycle)."""
+
+    __tablename__ = "sla_clock"
+    __table_args__ = (Index("ix_sla_clock_state_due", "state", "due_at"),)
+
+    tracking_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    policy: str = Field(primary_key=True)
+    cycle: int = 1  # grows when a citizen's reply reopens a settled report
+    started_at: datetime = _time()
+    due_at: datetime = _time()
+    at_risk_at: datetime = _time()
+    stopped_at: datetime | None = _time(nullable=True)
+    state: str  # ON_TRACK AT_RISK BREACHED MET MET_LATE STOPPED (as of computed_at)
+    computed_at: datetime = _time()
+
+
+# --- push (transactional outbox) -------------------------------------------
+
+
+class TindakLanjut(SQLModel, table=True):
+    """A local follow-up written by an OPD, and its delivery state upstream.
+
+    The row is the follow-up and its outbox entry at once, so writing one is
+    queueing it (one transaction).
+    """
+
+    __tablename__ = "tindak_lanjut"
+    __table_args__ = (
+        UniqueConstraint("external_ref", name="uq_tindak_lanjut_external_ref"),
+        Index("ix_tindak_lanjut_state_next", "state", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tracking_id: int = Field(index=True)
+    external_ref: str
+    opd: str
+    status: str  # DIPROSES | SELESAI
+    content: str = Field(sa_column=Column(Text, nullable=False))
+    attachments: list[dict[str, Any]] | None = _json()
+    created_at: datetime = _time()  # the local follow-up time: SLA clocks stop here
+    created_by: str | None = None
+    state: str = "pending"  # pending sending sent failed dead
+    attempts: int = 0
+    next_attempt_at: datetime | None = _time(nullable=True)
+    lease_until: datetime | None = _time(nullable=True)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    uncertain: bool = False  # the last attempt may have reached the server: reconcile first
+    upstream_id: int | None = None
+    sent_at: datetime | None = _time(nullable=True)

@@ -1,0 +1,68 @@
+"""Time at the borders: LAPOR!'s mixed offsets in, aware UTC everywhere inside.
+
+Upstream times carry `+07:00` (WIB), sometimes `Z`, and legacy records carry no
+offset at all, which the contract says is WIB. Inside the bridge every time is
+an aware UTC datetime; the store keeps naive UTC (see store.types).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+WIB = ZoneInfo("Asia/Jakarta")
+
+
+def parse_upstream_time(value: str | datetime) -> datetime:
+    """Parse an upstream time; no offset means WIB. Returns aware UTC.
+
+    Accepts RFC 3339 (`T` or space separator, `Z` or `±hh:mm`, fractions).
+    Raises ValueError with the offending text otherwise.
+    """
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        text = value.strip()
+        if not text:
+            raise ValueError("empty time")
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"not an RFC 3339 time: {value!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=WIB)
+    return parsed.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    """Now, aware UTC, truncated to microseconds (what the store keeps)."""
+    return datetime.now(UTC)
+
+
+def to_utc(value: datetime) -> datetime:
+    """An aware datetime in UTC; a naive one is taken as UTC (store values)."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def parse_cli_time(value: str, *, zone: ZoneInfo = WIB) -> datetime:
+    """A date or time typed by an admin: `2026-01-31`, `2026-01-31T08:00`, with
+    or without offset. No offset means the regency's zone. Returns aware UTC."""
+    text = value.strip()
+    try:
+        parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
+    except ValueError:
+        raise ValueError(
+            f"cannot read {value!r} as a date or time; use YYYY-MM-DD or YYYY-MM-DDTHH:MM[+07:00]"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=zone)
+    return parsed.astimezone(UTC)
+
+
+def rfc3339(value: datetime) -> str:
+    """Render an aware datetime as RFC 3339 in UTC with seconds precision or more."""
+    return to_utc(value).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,1 @@
+"""Everything about the LAPOR! API: its records (models) and the HTTP client."""

@@ -1,0 +1,62 @@
+"""Fixtures shared by the whole suite: real SQLite files, a real PostgreSQL,
+a real simulator over HTTP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+
+from lapor_bridge.store import open_store
+
+PG_URL = os.environ.get("LAPOR_BRIDGE_TEST_PG_URL")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'bridge.db'}"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test."""
+    if not PG_URL:
+        if os.environ.get("CI"):
+            pytest.fail("LAPOR_BRIDGE_TEST_PG_URL is not set: .ci/run must start PostgreSQL")
+        pytest.skip('no PostgreSQL: run `eval "$(scripts/test-postgres start)"` first')
+    name = f"lb_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_URL.rsplit("/", 1)[0] + "/" + name
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request) -> str:
+    """Each test using it runs on a SQLite file and on PostgreSQL."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def engine(store_url) -> Iterator[Engine]:
+    engine = open_store(store_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(sqlite_url) -> Iterator[Engine]:
+    engine = open_store(sqlite_url)
+    yield engine
+    engine.dispose()
