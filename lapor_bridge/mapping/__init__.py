@@ -1,0 +1,1 @@
+"""Routing reports to the responsible OPD from the YAML files in `mappings/`."""
