@@ -9,7 +9,9 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -49,6 +51,159 @@ def print_json(data: Any) -> None:
 # --- pull commands -----------------------------------------------------------
 
 
+@app.command()
+@bridge_command
+def sync(
+    as_json: bool = typer.Option(False, "--json", help="print a machine-readable summary"),
+    push: bool = typer.Option(True, "--push/--no-push", help="push the outbox after the pull"),
+) -> None:
+    """Pull the changes since the last checkpoint, map them, clock them, push the outbox."""
+    from lapor_bridge.sync.engine import run_sync
+
+    summary = run_sync(runtime(), push=push)
+    if as_json:
+        print_json(summary.to_dict())
+    else:
+        typer.echo(format_sync(summary.to_dict()))
+    for line in summary.stuck:
+        typer.echo(f"attention: {line}", err=True)
+
+
+def format_sync(s: dict[str, Any]) -> str:
+    line = (
+        f"sync {s['window_from']} .. {s['window_to']}: fetched {s['fetched']} "
+        f"(new {s['inserted']}, updated {s['updated']}, unchanged {s['unchanged']}, "
+        f"quarantined {s['quarantined']}) in {s['pages']} pages, {s['requests']} requests, "
+        f"{s['duration_s']} s; checkpoint {s['checkpoint']}"
+    )
+    if s.get("push"):
+        line += "\npush: " + ", ".join(f"{k} {v}" for k, v in s["push"].items())
+    return line
+
+
+@app.command()
+@bridge_command
+def backfill(
+    since: str = typer.Option(..., help="start, e.g. 2025-01-01 (WIB unless an offset is given)"),
+    until: str | None = typer.Option(None, help="end, exclusive (default: now)"),
+    window_hours: int | None = typer.Option(
+        None, help="window size (default LAPOR_BRIDGE_BACKFILL_WINDOW_H)"
+    ),
+    restart: bool = typer.Option(False, help="walk the range again even if a run of it finished"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Pull a bounded range of history in windows; a second run continues where one stopped."""
+    from datetime import timedelta
+
+    from lapor_bridge.sync.backfill import run_backfill
+    from lapor_bridge.timeutil import parse_cli_time
+
+    try:
+        start = parse_cli_time(since)
+        end = parse_cli_time(until) if until else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    window = timedelta(hours=window_hours) if window_hours else None
+    with progress_bar("backfill", enabled=not as_json) as progress:
+        summary = run_backfill(
+            runtime(), start, end, window=window, restart=restart, progress=progress
+        )
+    if as_json:
+        print_json(summary.to_dict())
+    else:
+        typer.echo(
+            f"backfill {summary.since} .. {summary.until} ({'resumed' if summary.resumed else 'new'} run "
+            f"{summary.run_id}): fetched {summary.fetched} (new {summary.inserted}, updated "
+            f"{summary.updated}, unchanged {summary.unchanged}, quarantined {summary.quarantined}) "
+            f"in {summary.windows} windows, {summary.duration_s} s ({summary.reports_per_s}/s)"
+        )
+
+
+@contextmanager
+def progress_bar(label: str, *, enabled: bool) -> Iterator[Callable[[int, int, int], None] | None]:
+    """A rich progress bar on a terminal; nothing when cron runs us."""
+    if not (enabled and sys.stderr.isatty()):
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, TextColumn("{task.fields[fetched]} reports"), transient=True) as bar:
+        task = bar.add_task(label, total=None, fetched=0)
+
+        def update(done: int, total: int, fetched: int) -> None:
+            bar.update(task, completed=done, total=total, fetched=fetched)
+
+        yield update
+
+
+@app.command()
+@bridge_command
+def export(
+    fmt: str = typer.Option("jsonl", "--format", help="jsonl or csv"),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="file to write (default: stdout)"
+    ),
+) -> None:
+    """One row per report (RAHASIA titles withheld, no reporter identity)."""
+    from lapor_bridge.export import write_export
+
+    if fmt not in ("jsonl", "csv"):
+        raise typer.BadParameter("use jsonl or csv", param_hint="--format")
+    engine = runtime().engine
+    if output is None:
+        write_export(engine, sys.stdout, fmt=fmt)
+        return
+    tmp = output.with_name(output.name + ".part")
+    with tmp.open("w", encoding="utf-8", newline="") as out:
+        count = write_export(engine, out, fmt=fmt)
+    tmp.replace(output)
+    typer.echo(f"exported {count} reports to {output}", err=True)
+
+
+@app.command()
+@bridge_command
+def status(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Checkpoint, last runs, quarantine and stuck outbox items (repeated until resolved)."""
+    from lapor_bridge.status import bridge_status
+
+    data = bridge_status(runtime().engine)
+    if as_json:
+        print_json(data)
+        return
+    last = data["last_sync"]
+    typer.echo(f"checkpoint:   {data['checkpoint'] or 'none (no sync yet)'}")
+    typer.echo(
+        "last sync:    "
+        + (
+            f"{last['finished_at'] or last['started_at']} {'ok' if last['ok'] else 'FAILED: ' + str(last['error'])}"
+            if last
+            else "never"
+        )
+    )
+    if data["last_success"]:
+        typer.echo(f"last success: {data['last_success']['finished_at']}")
+    typer.echo(
+        f"reports:      {data['reports']} ({data['transferred']} transferred, {data['unmapped']} unmapped)"
+    )
+    for b in data["backfills"]:
+        state = "done" if b["done"] else f"at {b['position']}"
+        typer.echo(
+            f"backfill {b['id']}:   {b['since']} .. {b['until']} {state}, {b['fetched']} fetched"
+        )
+    for q in data["quarantine_open"]:
+        typer.echo(
+            f"attention: quarantined record {q['tracking_id']} v{q['version']}: {q['reason']}"
+        )
+    for line in data["stuck_outbox"]:
+        typer.echo(f"attention: {line}")
+
+
 # --- mapping commands --------------------------------------------------------
 
 
@@ -59,6 +214,52 @@ def print_json(data: Any) -> None:
 
 
 # --- simulator commands ------------------------------------------------------
+
+simulator_app = typer.Typer(
+    no_args_is_help=True, help="The embedded LAPOR! simulator (demos and tests)."
+)
+app.add_typer(simulator_app, name="simulator")
+
+
+@simulator_app.command("serve")
+@bridge_command
+def simulator_serve(
+    port: int = typer.Option(8708, help="port on 127.0.0.1"),
+    reports: int = typer.Option(300, help="seeded reports"),
+    change_rate: float = typer.Option(0.5, help="generated changes per second (0: none)"),
+    seed: int = typer.Option(1708),
+    token: str = typer.Option("sim-token", help="the bearer token it accepts"),
+    faults: str | None = typer.Option(
+        None, help="traps as JSON, e.g. '{\"visibility_lag_s\": 120}'"
+    ),
+) -> None:
+    """Serve a LAPOR! simulator on 127.0.0.1 until Ctrl-C."""
+    from lapor_bridge.simulator import Faults, SimulatorConfig, serve
+
+    try:
+        fault_config = Faults.model_validate_json(faults) if faults else Faults()
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc).splitlines()[0], param_hint="--faults") from None
+    config = SimulatorConfig(
+        seed=seed,
+        token=token,
+        initial_reports=reports,
+        change_rate_per_s=change_rate,
+        faults=fault_config,
+    )
+    serve(config, host="127.0.0.1", port=port)
+
+
+@app.command()
+@bridge_command
+def demo(
+    database: Path = typer.Option(Path("demo.db"), help="SQLite file to sync into"),
+    reports: int = typer.Option(300, help="reports the simulator starts with"),
+) -> None:
+    """The whole job end to end on the embedded defaults: simulator + SQLite."""
+    from lapor_bridge.demo import run_demo
+
+    run_demo(database, reports=reports, echo=typer.echo)
 
 
 def main() -> None:

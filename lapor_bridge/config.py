@@ -8,6 +8,7 @@ ConfigError with one line saying which setting and what to do.
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -49,6 +50,9 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Jakarta"
 
     # pull
+    initial_since: datetime = Field(
+        datetime(2012, 1, 1, tzinfo=UTC), description="where the very first sync starts"
+    )
     lookback_s: int = Field(
         300, ge=0, description="re-read this much before the checkpoint (> 120 s lag)"
     )
@@ -95,6 +99,11 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value
+
+    @field_validator("initial_since")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return value if value.tzinfo else value.replace(tzinfo=ZoneInfo("Asia/Jakarta"))
 
     @field_validator("timezone")
     @classmethod

@@ -1,0 +1,1 @@
+"""The pull: incremental sync and bounded backfill of LAPOR! reports."""
