@@ -188,10 +188,18 @@ class AssignmentHistory(SQLModel, table=True):
 
 
 class SlaClock(SQLModel, table=True):
-    """One clock of one report under one policy (the current cycle)."""
+    """One clock of one report under one policy (the current cycle).
+
+    No state is stored: ON_TRACK/AT_RISK/BREACHED change with time, so the
+    state is derived at query time from now, due_at, at_risk_at, stopped_at
+    and stop_reason (lapor_bridge.sla.views.state_expression).
+    """
 
     __tablename__ = "sla_clock"
-    __table_args__ = (Index("ix_sla_clock_state_due", "state", "due_at"),)
+    __table_args__ = (
+        Index("ix_sla_clock_policy_due", "policy", "due_at"),
+        Index("ix_sla_clock_started", "started_at"),
+    )
 
     tracking_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     policy: str = Field(primary_key=True)
@@ -200,7 +208,8 @@ class SlaClock(SQLModel, table=True):
     due_at: datetime = _time()
     at_risk_at: datetime = _time()
     stopped_at: datetime | None = _time(nullable=True)
-    state: str  # ON_TRACK AT_RISK BREACHED MET MET_LATE STOPPED (as of computed_at)
+    stop_reason: str | None = None  # FOLLOWUP SETTLED SEEN_CLOSED TRANSFERRED; None while running
+    elapsed_s: int | None = None  # stopped_at - started_at in seconds (for medians in SQL)
     computed_at: datetime = _time()
 
 

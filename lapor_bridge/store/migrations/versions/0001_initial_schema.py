@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 16:26:11.443611
+Create Date: 2026-11-28 16:31:56.162404
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import sqlmodel
 from alembic import op
 
 import lapor_bridge.store.types
+
 
 revision = "0001"
 down_revision = None
@@ -129,12 +130,14 @@ def upgrade() -> None:
         sa.Column("due_at", lapor_bridge.store.types.UTCDateTime(), nullable=False),
         sa.Column("at_risk_at", lapor_bridge.store.types.UTCDateTime(), nullable=False),
         sa.Column("stopped_at", lapor_bridge.store.types.UTCDateTime(), nullable=True),
-        sa.Column("state", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("stop_reason", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("elapsed_s", sa.Integer(), nullable=True),
         sa.Column("computed_at", lapor_bridge.store.types.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("tracking_id", "policy"),
     )
     with op.batch_alter_table("sla_clock", schema=None) as batch_op:
-        batch_op.create_index("ix_sla_clock_state_due", ["state", "due_at"], unique=False)
+        batch_op.create_index("ix_sla_clock_policy_due", ["policy", "due_at"], unique=False)
+        batch_op.create_index("ix_sla_clock_started", ["started_at"], unique=False)
 
     op.create_table(
         "sync_checkpoint",
@@ -240,7 +243,8 @@ def downgrade() -> None:
     op.drop_table("sync_run")
     op.drop_table("sync_checkpoint")
     with op.batch_alter_table("sla_clock", schema=None) as batch_op:
-        batch_op.drop_index("ix_sla_clock_state_due")
+        batch_op.drop_index("ix_sla_clock_started")
+        batch_op.drop_index("ix_sla_clock_policy_due")
 
     op.drop_table("sla_clock")
     with op.batch_alter_table("report", schema=None) as batch_op:

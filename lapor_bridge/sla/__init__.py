@@ -1,0 +1,25 @@
+"""SLA clocks: policies, the working-day calendar, clock rules, stored clocks, views.
+
+Public entry points:
+    refresh_clocks(session, tracking_ids, *, now, policies=None) -> int
+    views.state_expression(now, clock=SlaClock) -> SQL expression of the state
+"""
+
+from lapor_bridge.sla.calendar import WorkingCalendar
+from lapor_bridge.sla.clock import Clock, ReportFacts, State, StopReason, compute_clock
+from lapor_bridge.sla.policy import Policy, SlaPolicies, default_policies, load_policies
+from lapor_bridge.sla.refresh import refresh_clocks
+
+__all__ = [
+    "Clock",
+    "Policy",
+    "ReportFacts",
+    "SlaPolicies",
+    "State",
+    "StopReason",
+    "WorkingCalendar",
+    "compute_clock",
+    "default_policies",
+    "load_policies",
+    "refresh_clocks",
+]

@@ -1,0 +1,229 @@
+"""The clock rules: from a report's facts and a policy to one clock. Pure functions.
+
+Every time is aware UTC; the regency's zone only enters through the working-day
+calendar. The rules (README, "SLA clock rules"):
+
+- Start: `disposed_at`, or `created_at` when the report has no disposition time.
+  A reassignment to another OPD does not restart the clock.
+- First follow-up: the earliest of the local follow-ups (`tindak_lanjut.created_at`,
+  DIPROSES or SELESAI) and the non-echo INSTANSI follow-ups listed upstream
+  (answers given on the LAPOR! site directly). Echoes of our own pushed
+  follow-ups are not counted: the local row stands for them with the local time.
+  When none is known but the report was seen DIPROSES, SELESAI or DITUTUP, the
+  clock stops at that version's `updated_at` (an upper bound of the real time).
+- Settlement: SELESAI. The earliest local SELESAI follow-up in the cycle, else an
+  upstream non-echo INSTANSI SELESAI follow-up, whichever is earlier; when none is
+  known in the last cycle but the report was seen SELESAI or DITUTUP, that
+  version's `updated_at`.
+- Reopen: a citizen's reply (PELAPOR follow-up) after a settlement starts a new
+  cycle of the settlement clock at the reply's time, with the full duration.
+- Transfer: a transferred report's clocks stop at `transferred_at` (else at
+  `updated_at`) unless they stopped earlier.
+- An event before the clock's start counts as at the start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from lapor_bridge.sla.calendar import WorkingCalendar
+from lapor_bridge.sla.policy import Duration, Policy, StopEvent
+
+
+class State(StrEnum):
+    ON_TRACK = "ON_TRACK"
+    AT_RISK = "AT_RISK"
+    BREACHED = "BREACHED"
+    MET = "MET"
+    MET_LATE = "MET_LATE"
+    STOPPED = "STOPPED"
+
+
+OPEN_STATES = (State.BREACHED, State.AT_RISK, State.ON_TRACK)
+
+
+class StopReason(StrEnum):
+    FOLLOWUP = "FOLLOWUP"  # a follow-up (local or upstream) stopped the first-response clock
+    SETTLED = "SETTLED"  # a SELESAI follow-up stopped the settlement clock
+    SEEN_CLOSED = "SEEN_CLOSED"  # no follow-up known, the report was seen answered/closed
+    TRANSFERRED = "TRANSFERRED"  # the report went to another body: STOPPED
+
+
+_ANSWERED = frozenset({"DIPROSES", "SELESAI", "DITUTUP"})
+_CLOSED = frozenset({"SELESAI", "DITUTUP"})
+
+
+@dataclass(frozen=True)
+class LocalFollowUp:
+    at: datetime  # tindak_lanjut.created_at: the local follow-up time
+    status: str  # DIPROSES | SELESAI
+
+
+@dataclass(frozen=True)
+class UpstreamFollowUp:
+    at: datetime
+    author: str  # INSTANSI | PELAPOR | ADMIN
+    status: str
+    is_echo: bool = False
+
+
+@dataclass(frozen=True)
+class ReportFacts:
+    """What the clocks of one report are computed from."""
+
+    tracking_id: int
+    created_at: datetime
+    disposed_at: datetime | None
+    status: str
+    updated_at: datetime
+    transferred: bool = False
+    transferred_at: datetime | None = None
+    complex: bool = False
+    local: tuple[LocalFollowUp, ...] = field(default_factory=tuple)
+    upstream: tuple[UpstreamFollowUp, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Clock:
+    tracking_id: int
+    policy: str
+    cycle: int
+    started_at: datetime
+    due_at: datetime
+    at_risk_at: datetime
+    stopped_at: datetime | None
+    stop_reason: StopReason | None
+
+    @property
+    def elapsed(self) -> timedelta | None:
+        """Calendar time from start to stop, None while the clock runs."""
+        return None if self.stopped_at is None else self.stopped_at - self.started_at
+
+
+# --- deadlines -------------------------------------------------------------
+
+
+def deadlines(
+    start: datetime, duration: Duration, at_risk: float, calendar: WorkingCalendar
+) -> tuple[datetime, datetime]:
+    """(due_at, at_risk_at) of a clock starting at `start`."""
+    if duration.hours is not None:
+        budget = timedelta(hours=duration.hours)
+        return start + budget, start + budget * at_risk
+    assert duration.working_days is not None
+    days = duration.working_days
+    return calendar.add_working_days(start, days), calendar.add_working_time(start, days * at_risk)
+
+
+# --- events ----------------------------------------------------------------
+
+
+def clock_start(facts: ReportFacts) -> datetime:
+    return facts.disposed_at if facts.disposed_at is not None else facts.created_at
+
+
+def _counted_upstream(facts: ReportFacts) -> Iterable[UpstreamFollowUp]:
+    """Upstream follow-ups of the regency that are not echoes of local ones."""
+    return (f for f in facts.upstream if f.author == "INSTANSI" and not f.is_echo)
+
+
+def first_followup_at(facts: ReportFacts) -> tuple[datetime, StopReason] | None:
+    times = [f.at for f in facts.local] + [f.at for f in _counted_upstream(facts)]
+    if times:
+        return min(times), StopReason.FOLLOWUP
+    if facts.status in _ANSWERED:
+        return facts.updated_at, StopReason.SEEN_CLOSED
+    return None
+
+
+def settlement_cycle(
+    facts: ReportFacts, start: datetime
+) -> tuple[int, datetime, datetime | None, StopReason | None]:
+    """(cycle, cycle start, settled at, reason) of the current settlement cycle."""
+    settlements = sorted(
+        [f.at for f in facts.local if f.status == "SELESAI"]
+        + [f.at for f in _counted_upstream(facts) if f.status == "SELESAI"]
+    )
+    replies = sorted(f.at for f in facts.upstream if f.author == "PELAPOR")
+    cycle, cycle_start = 1, start
+    while True:
+        # in the first cycle an event before the start counts as at the start
+        pending = settlements if cycle == 1 else [s for s in settlements if s >= cycle_start]
+        if not pending:
+            break
+        settled = max(pending[0], cycle_start)
+        reply = next((r for r in replies if r > settled), None)
+        if reply is None:
+            return cycle, cycle_start, settled, StopReason.SETTLED
+        cycle, cycle_start = cycle + 1, reply
+    # after a reopen, only a version updated after the reply shows a new settlement
+    seen_after_start = cycle == 1 or facts.updated_at > cycle_start
+    if facts.status in _CLOSED and seen_after_start:
+        return cycle, cycle_start, max(facts.updated_at, cycle_start), StopReason.SEEN_CLOSED
+    return cycle, cycle_start, None, None
+
+
+# --- the clock -------------------------------------------------------------
+
+
+def compute_clock(facts: ReportFacts, policy: Policy, calendar: WorkingCalendar) -> Clock:
+    """The current clock of one report under one policy."""
+    start = clock_start(facts)
+    cycle = 1
+    stop: tuple[datetime, StopReason] | None
+    if policy.stop is StopEvent.FIRST_FOLLOWUP:
+        stop = first_followup_at(facts)
+    else:
+        cycle, start, settled, reason = settlement_cycle(facts, start)
+        stop = (settled, reason) if settled is not None and reason is not None else None
+    if stop is not None:
+        stop = (max(stop[0], start), stop[1])
+    if facts.transferred:
+        moved = max(facts.transferred_at or facts.updated_at, start)
+        if stop is None or moved < stop[0]:
+            stop = (moved, StopReason.TRANSFERRED)
+    duration = policy.duration_for(complex_case=facts.complex)
+    due_at, at_risk_at = deadlines(start, duration, policy.at_risk, calendar)
+    return Clock(
+        tracking_id=facts.tracking_id,
+        policy=policy.name,
+        cycle=cycle,
+        started_at=start,
+        due_at=due_at,
+        at_risk_at=at_risk_at,
+        stopped_at=stop[0] if stop else None,
+        stop_reason=stop[1] if stop else None,
+    )
+
+
+def clock_state(
+    *,
+    now: datetime,
+    due_at: datetime,
+    at_risk_at: datetime,
+    stopped_at: datetime | None,
+    stop_reason: str | None,
+) -> State:
+    """The state of a clock at `now` (the same rule as views.state_expression, in SQL)."""
+    if stop_reason == StopReason.TRANSFERRED:
+        return State.STOPPED
+    if stopped_at is not None:
+        return State.MET if stopped_at <= due_at else State.MET_LATE
+    if now >= due_at:
+        return State.BREACHED
+    if now >= at_risk_at:
+        return State.AT_RISK
+    return State.ON_TRACK
+
+
+def state_of(clock: Clock, now: datetime) -> State:
+    return clock_state(
+        now=now,
+        due_at=clock.due_at,
+        at_risk_at=clock.at_risk_at,
+        stopped_at=clock.stopped_at,
+        stop_reason=clock.stop_reason,
+    )
