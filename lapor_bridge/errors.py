@@ -83,3 +83,10 @@ class Rejected(UpstreamError):
         super().__init__(message)
         self.status = status
         self.errors = errors or []
+
+
+class ContractViolation(Unavailable):
+    """A 2xx answer that breaks the API contract (not JSON, required keys missing).
+
+    For a POST the request was applied (`maybe_sent` is True): reconcile, never re-post.
+    """
