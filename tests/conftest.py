@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 
+from lapor_bridge.config import Settings
+from lapor_bridge.runtime import Runtime
+from lapor_bridge.simulator import Faults, Simulator, SimulatorConfig
 from lapor_bridge.store import open_store
 
 PG_URL = os.environ.get("LAPOR_BRIDGE_TEST_PG_URL")
@@ -60,3 +65,48 @@ def sqlite_engine(sqlite_url) -> Iterator[Engine]:
     engine = open_store(sqlite_url)
     yield engine
     engine.dispose()
+
+
+# --- the simulator and a bridge pointed at it ----------------------------------
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def make_simulator() -> Iterator[Callable[..., Simulator]]:
+    """Start real simulators on free ports of 127.0.0.1; all stopped at teardown."""
+    started: list[Simulator] = []
+
+    def make(*, faults: Faults | None = None, **config: Any) -> Simulator:
+        sim = Simulator(SimulatorConfig(faults=faults or Faults(), **config))
+        sim.start()
+        started.append(sim)
+        return sim
+
+    yield make
+    for sim in started:
+        sim.stop()
+
+
+def bridge_settings(sim: Simulator, database_url: str, **overrides: Any) -> Settings:
+    """Settings of a bridge talking to `sim`, with the shipped mappings and fast retries."""
+    values: dict[str, Any] = {
+        "api_url": sim.url,
+        "token": sim.config.token,
+        "instansi_id": sim.config.instansi_id,
+        "database_url": database_url,
+        "mappings_dir": REPO / "mappings",
+        "lookback_s": 300,
+        "max_retry_elapsed_s": 20,
+        "rate_limit_per_s": 1000,
+        **overrides,
+    }
+    return Settings(**values)
+
+
+@pytest.fixture
+def make_runtime() -> Callable[..., Runtime]:
+    def make(sim: Simulator, database_url: str, **overrides: Any) -> Runtime:
+        return Runtime(bridge_settings(sim, database_url, **overrides))
+
+    return make

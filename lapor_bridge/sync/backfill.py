@@ -2,7 +2,9 @@
 
 It keeps its own progress record (`backfill_run`) and never moves the
 incremental checkpoint. A second run over the same range continues where the
-first stopped; a finished range is not walked again unless asked.
+first stopped (without `--until`, the unfinished run with the same `--since`
+is continued with its own end); a finished range is walked again only with
+`--restart`.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class BackfillSummary:
     until: str
     resumed: bool
     windows: int
+    already_done: bool = False
     pages: int = 0
     fetched: int = 0
     inserted: int = 0
@@ -51,28 +54,6 @@ class BackfillSummary:
         return asdict(self)
 
 
-def _find_or_start(
-    session: Session,
-    since: datetime,
-    until: datetime,
-    window_s: int,
-    now: datetime,
-    *,
-    restart: bool,
-) -> tuple[BackfillRun, bool]:
-    existing = session.scalars(
-        select(BackfillRun)
-        .where(BackfillRun.since == since, BackfillRun.until == until)
-        .order_by(BackfillRun.id.desc())
-    ).first()
-    if existing is not None and not restart and not existing.done:
-        return existing, True
-    run = BackfillRun(since=since, until=until, position=since, window_s=window_s, started_at=now)
-    session.add(run)
-    session.flush()
-    return run, False
-
-
 def run_backfill(
     runtime: Runtime,
     since: datetime,
@@ -85,73 +66,37 @@ def run_backfill(
 ) -> BackfillSummary:
     """`lapor-bridge backfill --since ... [--until ...]`."""
     settings = runtime.settings
-    until = until or now().replace(microsecond=0)
-    if since >= until:
+    if until is not None and since >= until:
         raise ConfigError(f"--since {rfc3339(since)} is not before --until {rfc3339(until)}")
     size = window or timedelta(hours=settings.backfill_window_h)
-    instansi_id = runtime.instansi_id
-    engine = runtime.engine
     started = time.monotonic()
-    with job_lock(engine, "backfill", lock_dir=settings.lock_dir), runtime.client() as client:
+    with runtime.client() as client:
+        # What can refuse the run comes before the store is touched.
         topics, bad_topics = parse_topics(client.list_topics())
         mapping = load_checked_mapping(runtime, {t.id: t.parent for t in topics})
-        with write_session(engine) as session:
-            store_topics(session, topics, bad_topics, now=now())
-            run, resumed = _find_or_start(
-                session, since, until, int(size.total_seconds()), now(), restart=restart
+        engine = runtime.engine
+        with job_lock(engine, "backfill", lock_dir=settings.lock_dir):
+            with write_session(engine) as session:
+                store_topics(session, topics, bad_topics, now=now())
+                run, resumed = _find_or_start(session, since, until, size, now(), restart=restart)
+                run_id, end, position, done = run.id, run.until, run.position, run.done
+            assert run_id is not None
+            all_windows = split_windows(since, end, timedelta(seconds=run.window_s))
+            summary = BackfillSummary(
+                run_id=run_id,
+                since=rfc3339(since),
+                until=rfc3339(end),
+                resumed=resumed,
+                windows=len(all_windows),
             )
-            run_id, position = run.id, run.position
-        assert run_id is not None
-
-        all_windows = split_windows(since, until, size)
-        todo = [w for w in all_windows if w.end > position]
-        summary = BackfillSummary(
-            run_id=run_id,
-            since=rfc3339(since),
-            until=rfc3339(until),
-            resumed=resumed,
-            windows=len(all_windows),
-        )
-        done_windows = len(all_windows) - len(todo)
-        totals = PageResult()
-
-        def on_page(result: PageResult) -> None:
-            totals.add(result)
-            if progress is not None:
-                progress(done_windows, len(all_windows), totals.fetched)
-
-        ctx = PullContext(
-            engine, client, instansi_id, mapping, settings.page_limit, now=now, on_page=on_page
-        )
-        for win in todo:
-            start_at = max(win.start, position)
-
-            def save(
-                session: Session,
-                pos: datetime,
-                window_done: bool,
-                page: PageResult,
-                win: Window = win,
-            ) -> None:
-                row = session.get(BackfillRun, run_id)
-                assert row is not None
-                row.position = max(row.position, pos)
-                row.fetched += page.fetched
-                if window_done and win.end >= until:
-                    row.done, row.finished_at = True, now()
-
-            _, pages, restarts = pull_window(ctx, win, start_at, save)
-            summary.pages += pages
-            summary.cursor_restarts += restarts
-            done_windows += 1
-            if progress is not None:
-                progress(done_windows, len(all_windows), totals.fetched)
-
-        with write_session(engine) as session:
-            row = session.get(BackfillRun, run_id)
-            if row is not None:
-                row.done, row.finished_at = True, row.finished_at or now()
-
+            if done:
+                summary.already_done = True
+                return summary
+            ctx = PullContext(
+                engine, client, runtime.instansi_id, mapping, settings.page_limit, now=now
+            )
+            totals = _walk(ctx, run_id, all_windows, position, end, progress, now)
+        summary.pages, summary.cursor_restarts = totals.pages, totals.restarts
         summary.fetched, summary.inserted, summary.updated = (
             totals.fetched,
             totals.inserted,
@@ -159,11 +104,86 @@ def run_backfill(
         )
         summary.unchanged, summary.quarantined = totals.unchanged, totals.quarantined
         summary.requests = client.requests_made
-        summary.duration_s = round(time.monotonic() - started, 3)
-        summary.reports_per_s = (
-            round(totals.fetched / summary.duration_s, 1) if summary.duration_s else 0.0
-        )
-        return summary
+    summary.duration_s = round(time.monotonic() - started, 3)
+    summary.reports_per_s = (
+        round(summary.fetched / summary.duration_s, 1) if summary.duration_s else 0.0
+    )
+    return summary
+
+
+def _find_or_start(
+    session: Session,
+    since: datetime,
+    until: datetime | None,
+    size: timedelta,
+    now: datetime,
+    *,
+    restart: bool,
+) -> tuple[BackfillRun, bool]:
+    """The run to continue, or a new one. Returns (run, resumed)."""
+    query = select(BackfillRun).where(BackfillRun.since == since).order_by(BackfillRun.id.desc())
+    if until is not None:
+        query = query.where(BackfillRun.until == until)
+    else:
+        query = query.where(BackfillRun.done.is_(False))
+    existing = session.scalars(query).first()
+    if existing is not None and not restart:
+        return existing, True
+    end = until or now.replace(microsecond=0)
+    if since >= end:
+        raise ConfigError(f"--since {rfc3339(since)} is in the future: nothing to backfill")
+    run = BackfillRun(
+        since=since, until=end, position=since, window_s=int(size.total_seconds()), started_at=now
+    )
+    session.add(run)
+    session.flush()
+    return run, False
+
+
+@dataclass
+class _Totals(PageResult):
+    pages: int = 0
+    restarts: int = 0
+
+
+def _walk(
+    ctx: PullContext,
+    run_id: int,
+    windows: list[Window],
+    position: datetime,
+    until: datetime,
+    progress: Progress | None,
+    now: Callable[[], datetime],
+) -> _Totals:
+    totals = _Totals()
+    todo = [w for w in windows if w.end > position]
+    done_windows = len(windows) - len(todo)
+
+    def on_page(result: PageResult) -> None:
+        totals.add(result)
+        if progress is not None:
+            progress(done_windows, len(windows), totals.fetched)
+
+    ctx.on_page = on_page
+    for win in todo:
+
+        def save(
+            session: Session, pos: datetime, window_done: bool, page: PageResult, win: Window = win
+        ) -> None:
+            row = session.get(BackfillRun, run_id)
+            assert row is not None
+            row.position = max(row.position, pos)
+            row.fetched += page.fetched
+            if window_done and win.end >= until:
+                row.done, row.finished_at = True, now()
+
+        _, pages, restarts = pull_window(ctx, win, max(win.start, position), save)
+        totals.pages += pages
+        totals.restarts += restarts
+        done_windows += 1
+        if progress is not None:
+            progress(done_windows, len(windows), totals.fetched)
+    return totals
 
 
 def backfill_runs(runtime: Runtime, limit: int = 10) -> list[BackfillRun]:

@@ -141,45 +141,50 @@ def load_checked_mapping(runtime: Runtime, topics: dict[int, int] | None) -> Map
 def run_sync(
     runtime: Runtime, *, push: bool = True, now: Callable[[], datetime] = utcnow
 ) -> SyncSummary:
-    """`lapor-bridge sync`: one incremental pull, then the push of the outbox."""
+    """`lapor-bridge sync`: one incremental pull, then the push of the outbox.
+
+    Everything that can refuse the run (settings, token, an unreachable
+    server, an invalid mapping) fails before the store is opened, so such a
+    run changes nothing at all.
+    """
     settings = runtime.settings
     instansi_id = runtime.instansi_id
     started = time.monotonic()
-    engine = runtime.engine
-    with job_lock(engine, "sync", lock_dir=settings.lock_dir), runtime.client() as client:
-        run_id = _start_run(engine, "sync", now())
-        try:
-            summary = _sync(runtime, client, instansi_id, now, push=push)
-        except BaseException as exc:
-            _finish_run(engine, run_id, now(), ok=False, error=_describe(exc))
+    with runtime.client() as client:
+        topics, bad_topics = parse_topics(client.list_topics())
+        mapping = load_checked_mapping(runtime, {t.id: t.parent for t in topics})
+        engine = runtime.engine
+        with job_lock(engine, "sync", lock_dir=settings.lock_dir):
+            run_id = _start_run(engine, "sync", now())
+            try:
+                with write_session(engine) as session:
+                    store_topics(session, topics, bad_topics, now=now())
+                summary = _pull(runtime, client, instansi_id, mapping, now)
+                summary.topics = len(topics)
+                if push:
+                    summary.push, summary.stuck = _push(runtime, client, now)
+            except BaseException as exc:
+                _finish_run(engine, run_id, now(), ok=False, error=_describe(exc))
+                write_metrics(engine, settings.metrics_file)
+                raise
+            summary.requests = client.requests_made
+            summary.duration_s = round(time.monotonic() - started, 3)
+            _finish_run(engine, run_id, now(), ok=True, summary=summary.to_dict())
             write_metrics(engine, settings.metrics_file)
-            raise
-        summary.requests = client.requests_made
-        summary.duration_s = round(time.monotonic() - started, 3)
-        _finish_run(engine, run_id, now(), ok=True, summary=summary.to_dict())
-        write_metrics(engine, settings.metrics_file)
-        return summary
+            return summary
 
 
-def _sync(
-    runtime: Runtime, client: Any, instansi_id: int, now: Callable[[], datetime], *, push: bool
+def _pull(
+    runtime: Runtime, client: Any, instansi_id: int, mapping: Mapping, now: Callable[[], datetime]
 ) -> SyncSummary:
     settings = runtime.settings
     engine = runtime.engine
-    run_start = now()
-
-    # Everything that can refuse the run happens before the first write.
-    topics, bad_topics = parse_topics(client.list_topics())
-    mapping = load_checked_mapping(runtime, {t.id: t.parent for t in topics})
-
-    with write_session(engine) as session:
-        store_topics(session, topics, bad_topics, now=run_start)
+    with read_session(engine) as session:
         checkpoint = session.get(SyncCheckpoint, INCREMENTAL)
         high_water = checkpoint.high_water if checkpoint else None
-
     window = incremental_window(
         high_water,
-        run_start=run_start,
+        run_start=now(),
         lookback=timedelta(seconds=settings.lookback_s),
         initial_since=settings.initial_since,
     )
@@ -190,7 +195,10 @@ def _sync(
         if row is None:
             session.add(
                 SyncCheckpoint(
-                    name=INCREMENTAL, high_water=position, window_to=window.end, updated_at=stamp
+                    name=INCREMENTAL,
+                    high_water=position,
+                    window_to=None if done else window.end,
+                    updated_at=stamp,
                 )
             )
         else:
@@ -200,14 +208,12 @@ def _sync(
 
     ctx = PullContext(engine, client, instansi_id, mapping, settings.page_limit, now=now)
     totals, pages, restarts = pull_window(ctx, window, window.start, save)
-
     with read_session(engine) as session:
         checkpoint = session.get(SyncCheckpoint, INCREMENTAL)
-    summary = SyncSummary(
+    return SyncSummary(
         window_from=rfc3339(window.start),
         window_to=rfc3339(window.end),
         checkpoint=rfc3339(checkpoint.high_water) if checkpoint else "",
-        topics=len(topics),
         pages=pages,
         fetched=totals.fetched,
         inserted=totals.inserted,
@@ -216,9 +222,6 @@ def _sync(
         quarantined=totals.quarantined,
         cursor_restarts=restarts,
     )
-    if push:
-        summary.push, summary.stuck = _push(runtime, client, now)
-    return summary
 
 
 def _push(
