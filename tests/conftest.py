@@ -110,3 +110,11 @@ def make_runtime() -> Callable[..., Runtime]:
         return Runtime(bridge_settings(sim, database_url, **overrides))
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch) -> None:
+    """A developer's own LAPOR_BRIDGE_* settings never leak into a test."""
+    for name in list(os.environ):
+        if name.startswith("LAPOR_BRIDGE_") and name != "LAPOR_BRIDGE_TEST_PG_URL":
+            monkeypatch.delenv(name)
