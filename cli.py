@@ -209,6 +209,68 @@ def status(as_json: bool = typer.Option(False, "--json")) -> None:
 
 # --- SLA commands ------------------------------------------------------------
 
+sla_app = typer.Typer(no_args_is_help=False, help="SLA clocks: list, summary, recompute.")
+app.add_typer(sla_app, name="sla")
+
+
+@sla_app.callback(invoke_without_command=True)
+@bridge_command
+def sla(
+    ctx: typer.Context,
+    opd: str | None = typer.Option(None, "--opd", help="only this OPD code"),
+    state: str | None = typer.Option(
+        None, "--state", help="ON_TRACK AT_RISK BREACHED MET MET_LATE STOPPED (default: open ones)"
+    ),
+    policy: str | None = typer.Option(None, "--policy", help="only this policy, e.g. bupati-24h"),
+    include_closed: bool = typer.Option(False, "--all", help="also MET, MET_LATE and STOPPED"),
+    limit: int = typer.Option(200, "--limit", help="at most this many rows (0: all)"),
+    as_json: bool = typer.Option(False, "--json"),
+    as_csv: bool = typer.Option(False, "--csv"),
+) -> None:
+    """List reports with their clocks, most urgent first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from lapor_bridge.sla.commands import show_clocks
+
+    if as_json and as_csv:
+        raise typer.BadParameter("choose one of --json or --csv")
+    fmt = "json" if as_json else "csv" if as_csv else "table"
+    show_clocks(
+        runtime(),
+        opd=opd,
+        state=state,
+        policy=policy,
+        include_closed=include_closed,
+        limit=limit or None,
+        fmt=fmt,
+    )
+
+
+@sla_app.command("summary")
+@bridge_command
+def sla_summary(
+    since: str | None = typer.Option(None, help="only clocks started on/after, e.g. 2026-01-01 (WIB)"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Per OPD: counts by state, share met on time, median and p90 time to the stop event."""
+    from lapor_bridge.sla.commands import show_summary
+    from lapor_bridge.timeutil import parse_cli_time
+
+    try:
+        start = parse_cli_time(since) if since else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--since") from None
+    show_summary(runtime(), since=start, fmt="json" if as_json else "table")
+
+
+@sla_app.command("recompute")
+@bridge_command
+def sla_recompute() -> None:
+    """Recompute every report's clocks, e.g. after editing mappings/sla.yaml."""
+    from lapor_bridge.sla.commands import recompute
+
+    typer.echo(f"recomputed {recompute(runtime())} SLA clocks")
+
 
 # --- push commands -----------------------------------------------------------
 

@@ -26,7 +26,7 @@ from pydantic import (
 )
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from lapor_bridge.errors import ConfigError
 from lapor_bridge.sla.calendar import WorkingCalendar
@@ -167,12 +167,16 @@ def _line_of(doc: Any, loc: tuple[int | str, ...]) -> int | None:
 def parse_policies(text: str, *, source: str = SLA_FILE) -> SlaPolicies:
     """Validate the text of an `sla.yaml`; a problem raises ConfigError with file:line."""
     yaml = YAML(typ="rt")
+    # dates stay text here, so pydantic checks them and the error gets its line
+    yaml.constructor.add_constructor("tag:yaml.org,2002:timestamp", _as_text)
     try:
         doc = yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"{source}:{mark.line + 1}" if mark is not None else source
         raise ConfigError(f"{where}: not valid YAML: {exc.problem}") from None
+    except YAMLError as exc:
+        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
     if not isinstance(doc, CommentedMap):
         raise ConfigError(f"{source}:1: expected a mapping with `policies:`; see mappings/sla.yaml")
     try:
@@ -186,10 +190,15 @@ def parse_policies(text: str, *, source: str = SLA_FILE) -> SlaPolicies:
             line = _line_of(doc, loc)
             where = f"{source}:{line}" if line else source
             path = ".".join(str(p) for p in loc) or "(top)"
-            problems.append(f"{where}: {path}: {error['msg']}")
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"{where}: {path}: {message}")
         raise ConfigError(
             "invalid SLA policies, nothing was changed: " + "; ".join(problems)
         ) from None
+
+
+def _as_text(constructor: Any, node: Any) -> str:
+    return str(node.value)
 
 
 def _plain(node: Any) -> Any:
@@ -218,11 +227,14 @@ def load_policies(path: Path) -> SlaPolicies:
 _cache: dict[Path, tuple[int, SlaPolicies]] = {}
 
 
-def default_policies() -> SlaPolicies:
-    """The policies of `Settings().mappings_dir / "sla.yaml"`, cached until the file changes."""
-    from lapor_bridge.config import load_settings
+def default_policies(mappings_dir: Path | None = None) -> SlaPolicies:
+    """The policies of `<mappings_dir>/sla.yaml` (default: Settings().mappings_dir),
+    cached until the file changes."""
+    if mappings_dir is None:
+        from lapor_bridge.config import load_settings
 
-    path = (load_settings().mappings_dir / SLA_FILE).resolve()
+        mappings_dir = load_settings().mappings_dir
+    path = (mappings_dir / SLA_FILE).resolve()
     try:
         mtime = path.stat().st_mtime_ns
     except OSError:

@@ -1,0 +1,296 @@
+"""Reading the clocks: the state as SQL, the list of clocks, the per-OPD summary.
+
+States are never stored: they are derived in SQL from `now` and the stored
+times (state_expression), so a clock turns AT_RISK or BREACHED without any
+job rewriting rows. The summary is computed in SQL over the whole store, the
+percentiles with window functions (ROW_NUMBER/COUNT OVER), which SQLite and
+PostgreSQL both have; Python only interpolates between the two neighbouring
+values each group returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
+from sqlalchemy.orm.util import AliasedClass
+from sqlmodel import Session
+
+from lapor_bridge.errors import ConfigError
+from lapor_bridge.sla.clock import OPEN_STATES, State, StopReason
+from lapor_bridge.sla.policy import SlaPolicies
+from lapor_bridge.store.tables import Assignment, SlaClock
+from lapor_bridge.store.types import UTCDateTime
+
+UNASSIGNED = "(unassigned)"
+_URGENCY = {
+    State.BREACHED: 0,
+    State.AT_RISK: 1,
+    State.ON_TRACK: 2,
+    State.MET_LATE: 3,
+    State.MET: 4,
+    State.STOPPED: 5,
+}
+PERCENTILES = (50, 90)
+
+
+def state_expression(
+    now: datetime, clock: type[SlaClock] | AliasedClass[SlaClock] = SlaClock
+) -> ColumnElement[str]:
+    """The state of `clock` at `now`, as a SQL CASE over sla_clock's columns.
+
+    `clock` may be an alias (sqlalchemy.orm.aliased(SlaClock)) to join one
+    clock per policy into the same row. Same rule as clock.clock_state.
+    """
+    at = literal(now, UTCDateTime())
+    return case(
+        (clock.stop_reason == StopReason.TRANSFERRED.value, State.STOPPED.value),
+        (
+            and_(clock.stopped_at.is_not(None), clock.stopped_at <= clock.due_at),  # type: ignore[union-attr,operator]
+            State.MET.value,
+        ),
+        (clock.stopped_at.is_not(None), State.MET_LATE.value),  # type: ignore[union-attr]
+        (clock.due_at <= at, State.BREACHED.value),
+        (clock.at_risk_at <= at, State.AT_RISK.value),
+        else_=State.ON_TRACK.value,
+    )
+
+
+def _opd() -> ColumnElement[str]:
+    return func.coalesce(Assignment.opd, UNASSIGNED)
+
+
+# --- the list ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClockRow:
+    tracking_id: int
+    opd: str
+    complex: bool
+    policy: str
+    cycle: int
+    state: str
+    started_at: datetime
+    due_at: datetime
+    stopped_at: datetime | None
+    stop_reason: str | None
+    time_left_s: int  # to due_at from now (open) or from the stop; negative = overdue/late
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tracking_id": self.tracking_id,
+            "opd": self.opd,
+            "complex": self.complex,
+            "policy": self.policy,
+            "cycle": self.cycle,
+            "state": self.state,
+            "started_at": self.started_at.isoformat(),
+            "due_at": self.due_at.isoformat(),
+            "stopped_at": None if self.stopped_at is None else self.stopped_at.isoformat(),
+            "stop_reason": self.stop_reason,
+            "time_left_s": self.time_left_s,
+        }
+
+
+def _check_state(state: str | None) -> State | None:
+    if state is None:
+        return None
+    try:
+        return State(state.upper())
+    except ValueError:
+        known = ", ".join(s.value for s in State)
+        raise ConfigError(f"unknown SLA state {state!r}; use one of {known}") from None
+
+
+def list_clocks(
+    session: Session,
+    *,
+    now: datetime,
+    policies: SlaPolicies,
+    opd: str | None = None,
+    state: str | None = None,
+    policy: str | None = None,
+    include_closed: bool = False,
+    limit: int | None = None,
+) -> list[ClockRow]:
+    """Clocks, most urgent first: BREACHED (longest overdue first), AT_RISK, ON_TRACK
+    (soonest due first), then MET_LATE, MET, STOPPED. Open clocks only unless a
+    `state` is asked for or `include_closed`."""
+    wanted = _check_state(state)
+    if policy is not None:
+        policies.get(policy)  # a clear error for an unknown name
+    state_col = state_expression(now)
+    urgency = case({s.value: rank for s, rank in _URGENCY.items()}, value=state_col)
+    query = (
+        select(
+            SlaClock.tracking_id,
+            _opd().label("opd"),
+            func.coalesce(Assignment.complex, False).label("complex"),
+            SlaClock.policy,
+            SlaClock.cycle,
+            state_col.label("state"),
+            SlaClock.started_at,
+            SlaClock.due_at,
+            SlaClock.stopped_at,
+            SlaClock.stop_reason,
+        )
+        .outerjoin(Assignment, Assignment.tracking_id == SlaClock.tracking_id)
+        .order_by(urgency, SlaClock.due_at, SlaClock.tracking_id, SlaClock.policy)
+    )
+    if wanted is not None:
+        query = query.where(state_col == wanted.value)
+    elif not include_closed:
+        query = query.where(state_col.in_([s.value for s in OPEN_STATES]))
+    if opd is not None:
+        query = query.where(
+            Assignment.opd == opd if opd != UNASSIGNED else Assignment.opd.is_(None)  # type: ignore[union-attr]
+        )
+    if policy is not None:
+        query = query.where(SlaClock.policy == policy)
+    if limit:
+        query = query.limit(limit)
+    rows = []
+    for r in session.execute(query):
+        reference = r.stopped_at if r.stopped_at is not None else now
+        rows.append(
+            ClockRow(
+                tracking_id=r.tracking_id,
+                opd=r.opd,
+                complex=bool(r.complex),
+                policy=r.policy,
+                cycle=r.cycle,
+                state=r.state,
+                started_at=r.started_at,
+                due_at=r.due_at,
+                stopped_at=r.stopped_at,
+                stop_reason=r.stop_reason,
+                time_left_s=int((r.due_at - reference).total_seconds()),
+            )
+        )
+    return rows
+
+
+# --- the summary -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PolicySummary:
+    opd: str
+    policy: str
+    stop: str  # the policy's stop event: first_followup | settlement ("" if not configured)
+    total: int
+    counts: dict[str, int]
+    on_time_share: float | None  # MET / (MET + MET_LATE + BREACHED); None when none decided
+    stopped_n: int  # clocks with a time to stop (MET and MET_LATE)
+    median_s: float | None  # time from start to the stop event
+    p90_s: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        label = f"time_to_{self.stop or 'stop'}"
+        return {
+            "opd": self.opd,
+            "policy": self.policy,
+            "total": self.total,
+            "counts": self.counts,
+            "on_time_share": self.on_time_share,
+            label: {"n": self.stopped_n, "median_s": self.median_s, "p90_s": self.p90_s},
+        }
+
+
+def _since(query: Any, since: datetime | None) -> Any:
+    return query if since is None else query.where(SlaClock.started_at >= since)
+
+
+def _counts(
+    session: Session, now: datetime, since: datetime | None
+) -> dict[tuple[str, str], dict[str, int]]:
+    inner = _since(
+        select(
+            _opd().label("opd"), SlaClock.policy, state_expression(now).label("state")
+        ).outerjoin(Assignment, Assignment.tracking_id == SlaClock.tracking_id),
+        since,
+    ).subquery()
+    query = select(
+        inner.c.opd,
+        inner.c.policy,
+        *(func.sum(case((inner.c.state == s.value, 1), else_=0)).label(s.value) for s in State),
+    ).group_by(inner.c.opd, inner.c.policy)
+    return {
+        (row.opd, row.policy): {s.value: int(getattr(row, s.value) or 0) for s in State}
+        for row in session.execute(query)
+    }
+
+
+def _percentiles(
+    session: Session, since: datetime | None
+) -> dict[tuple[str, str], tuple[int, dict[int, float | None]]]:
+    """Per (opd, policy): number of met clocks and the linear-interpolated percentiles
+    (like PostgreSQL's percentile_cont) of their elapsed_s, neighbours found in SQL."""
+    partition = (_opd(), SlaClock.policy)
+    ranked = _since(
+        select(
+            _opd().label("opd"),
+            SlaClock.policy,
+            SlaClock.elapsed_s,
+            func.row_number().over(partition_by=partition, order_by=SlaClock.elapsed_s).label("rn"),
+            func.count().over(partition_by=partition).label("n"),
+        )
+        .outerjoin(Assignment, Assignment.tracking_id == SlaClock.tracking_id)
+        .where(
+            SlaClock.elapsed_s.is_not(None),  # type: ignore[union-attr]
+            or_(
+                SlaClock.stop_reason.is_(None), SlaClock.stop_reason != StopReason.TRANSFERRED.value
+            ),  # type: ignore[union-attr]
+        ),
+        since,
+    ).subquery()
+    picks = []
+    for p in PERCENTILES:
+        low = 1 + (p * (ranked.c.n - 1)) // 100  # rank of the lower neighbour (integer division)
+        picks.append(func.max(case((ranked.c.rn == low, ranked.c.elapsed_s))).label(f"lo{p}"))
+        picks.append(func.max(case((ranked.c.rn == low + 1, ranked.c.elapsed_s))).label(f"hi{p}"))
+    query = select(ranked.c.opd, ranked.c.policy, ranked.c.n, *picks).group_by(
+        ranked.c.opd, ranked.c.policy, ranked.c.n
+    )
+    result: dict[tuple[str, str], tuple[int, dict[int, float | None]]] = {}
+    for row in session.execute(query):
+        n = int(row.n)
+        values: dict[int, float | None] = {}
+        for p in PERCENTILES:
+            lo, hi = getattr(row, f"lo{p}"), getattr(row, f"hi{p}")
+            frac = (p * (n - 1)) % 100 / 100
+            values[p] = float(lo) if frac == 0 or hi is None else lo + frac * (hi - lo)
+        result[(row.opd, row.policy)] = (n, values)
+    return result
+
+
+def summarize(
+    session: Session, *, now: datetime, policies: SlaPolicies, since: datetime | None = None
+) -> list[PolicySummary]:
+    """Per OPD and policy: counts by state, share met on time, median and 90th
+    percentile of the time to the stop event (first follow-up or settlement).
+    `since` keeps clocks started at or after it."""
+    counts = _counts(session, now, since)
+    percentiles = _percentiles(session, since)
+    out = []
+    for (opd, policy), by_state in sorted(counts.items()):
+        decided = by_state[State.MET] + by_state[State.MET_LATE] + by_state[State.BREACHED]
+        n, values = percentiles.get((opd, policy), (0, {}))
+        configured = policies.policies.get(policy)
+        out.append(
+            PolicySummary(
+                opd=opd,
+                policy=policy,
+                stop=configured.stop.value if configured else "",
+                total=sum(by_state.values()),
+                counts=by_state,
+                on_time_share=by_state[State.MET] / decided if decided else None,
+                stopped_n=n,
+                median_s=values.get(50),
+                p90_s=values.get(90),
+            )
+        )
+    return out
