@@ -84,7 +84,10 @@ class Simulator:
 
     def __init__(self, config: SimulatorConfig | None = None) -> None:
         self.config = config or SimulatorConfig()
+        # A private copy (a Faults object may be shared between configs); from here on
+        # sim.config.faults and sim.faults are that copy.
         self._faults = Faults.model_validate(self.config.faults.model_dump())
+        self.config.faults = self._faults
         self._lock = threading.RLock()
         self._world = World(self.config.seed, self.config.instansi_id, lambda: self._faults)
         self._world.seed(self.config.initial_reports, time.time())
@@ -608,6 +611,17 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # the simulator logs itself
         pass
 
+    def setup(self) -> None:
+        super().setup()
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def _header_bytes(self) -> bytes:
+        """End the headers and take them out of the handler's buffer (not yet sent)."""
+        buffered = getattr(self, "_headers_buffer", [])
+        self._headers_buffer = []
+        return b"".join(buffered) + b"\r\n"
+
     def _dispatch(self, method: str) -> None:
         sim = self.server.sim
         t0 = time.time()
@@ -633,8 +647,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(reply.body)))
             for k, v in reply.headers.items():
                 self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(reply.body)
+            # Headers and body in one write: two small writes meet Nagle and the
+            # client's delayed ACK, and every response would take 40 ms more.
+            self.wfile.write(self._header_bytes() + reply.body)
         if sim.log_to_stderr:
             status = "-" if reply.drop else str(reply.status)
             note = f" [{reply.fault}]" if reply.fault else ""

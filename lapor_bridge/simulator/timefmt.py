@@ -14,18 +14,32 @@ STYLE_Z = "z"  # 2024-05-01T03:15:00Z
 STYLE_LEGACY = "legacy"  # 2024-05-01 10:15:00 (no offset, meaning WIB)
 
 
+_DAYS: dict[int, str] = {}  # day number -> "YYYY-MM-DD" (rendering is hot in listings)
+
+
+def _day(day: int) -> str:
+    text = _DAYS.get(day)
+    if text is None:
+        y, mo, d = time.gmtime(day * 86400)[:3]
+        text = _DAYS[day] = f"{y:04d}-{mo:02d}-{d:02d}"
+    return text
+
+
 def render(epoch: float | None, style: str = STYLE_WIB) -> str | None:
     """One-second precision rendering of an epoch time in the given style."""
     if epoch is None:
         return None
     sec = math.floor(epoch)
+    if style != STYLE_Z:
+        sec += 7 * 3600
+    day, rest = divmod(sec, 86400)
+    h, rest = divmod(rest, 3600)
+    mi, s = divmod(rest, 60)
     if style == STYLE_Z:
-        y, mo, d, h, mi, s = time.gmtime(sec)[:6]
-        return f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}Z"
-    y, mo, d, h, mi, s = time.gmtime(sec + 7 * 3600)[:6]
+        return f"{_day(day)}T{h:02d}:{mi:02d}:{s:02d}Z"
     if style == STYLE_LEGACY:
-        return f"{y:04d}-{mo:02d}-{d:02d} {h:02d}:{mi:02d}:{s:02d}"
-    return f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}+07:00"
+        return f"{_day(day)} {h:02d}:{mi:02d}:{s:02d}"
+    return f"{_day(day)}T{h:02d}:{mi:02d}:{s:02d}+07:00"
 
 
 # "+07:00" sent unencoded in a query string arrives as " 07:00": repair it.
