@@ -50,6 +50,7 @@ REPORT_FIELDS = (
 )  # fmt: skip
 TIME_FIELDS = ("created_at", "disposed_at")
 INF = float("inf")
+SEED_TRANSFER_SHARE = 0.1  # seeded reports transferred away: transfer_rate x this
 DAY = 86400
 
 
@@ -433,8 +434,9 @@ class World:
         age = upd - created
         disposed = None if rng.random() < 0.05 else created + min(age, rng.uniform(0.2, 3) * DAY)
         fields = self._new_fields(tid, created, disposed)
-        r = rng.random()
-        if r < 0.03:
+        r, r_transfer = rng.random(), rng.random()
+        # Seeded history holds transfers only when the trap is on: a tenth of transfer_rate.
+        if r_transfer < self.faults().transfer_rate * SEED_TRANSFER_SHARE:
             status = "DIALIHKAN"
         elif age < 3 * DAY or r < 0.2:
             status = "DISPOSISI"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from lapor_bridge.simulator import Simulator, SimulatorConfig, seed
+from lapor_bridge.simulator import Faults, Simulator, SimulatorConfig, seed
 from lapor_bridge.simulator.timefmt import parse
 
 TOPIC_IDS = {t[0] for t in seed.TOPICS}
@@ -14,17 +14,11 @@ def test_seeded_reports_are_realistic_pemalang_reports():
     sim = Simulator(SimulatorConfig(initial_reports=1500))
     truth = sim.truth()
     assert len(truth) == 1500
-    assert Counter(t["instansi_id"] for t in truth)[3327] > 1350
+    assert {t["instansi_id"] for t in truth} == {3327}  # no transfers unless switched on
     assert {t["channel"] for t in truth} == {"WEB", "SMS", "TWITTER", "APP", "INTEGRASI"}
     assert {t["privacy"] for t in truth} == {"PUBLIK", "ANONIM", "RAHASIA"}
     assert {t["classification"] for t in truth} == {"PENGADUAN", "ASPIRASI", "PERMINTAAN_INFORMASI"}
-    assert {t["status"] for t in truth} == {
-        "DISPOSISI",
-        "DIPROSES",
-        "SELESAI",
-        "DITUTUP",
-        "DIALIHKAN",
-    }
+    assert {t["status"] for t in truth} == {"DISPOSISI", "DIPROSES", "SELESAI", "DITUTUP"}
     assert all(t["reporter"] is None for t in truth if t["privacy"] == "ANONIM")
     assert all(t["reporter"]["name"] for t in truth if t["privacy"] != "ANONIM")
     sms = [t["content"] for t in truth if t["channel"] == "SMS"]
@@ -60,6 +54,13 @@ def test_seeded_reports_are_realistic_pemalang_reports():
     assert 350 * 86400 < span <= 400 * 86400
     assert max(Counter(stamps).values()) >= 40  # the import batch shares one second
     assert Counter(t["title"] for t in truth).most_common(1)[0][1] < 60  # varied texts
+
+
+def test_seeded_transfers_follow_the_transfer_rate():
+    sim = Simulator(SimulatorConfig(initial_reports=1000, faults=Faults(transfer_rate=0.5)))
+    away = [t for t in sim.truth() if t["status"] == "DIALIHKAN"]
+    assert 25 <= len(away) <= 80  # a tenth of the rate
+    assert all(t["instansi_id"] in seed.OTHER_INSTANSI_IDS and t["_transferred"] for t in away)
 
 
 def test_seed_data_is_deterministic_for_a_seed():
