@@ -503,7 +503,7 @@ def sms_text(rng: random.Random, content: str, programme: bool) -> str:
     words = content.split()
     text = " ".join(words[: rng.randint(12, 24)]).lower().rstrip(".,")
     if programme:
-        sep = rng.choice((" ", " ", "  ", "#"))
+        sep = rng.choice((" ", " ", " ", "  "))
         return f"{rng.choice(SMS_PREFIXES)}{sep}{text}"
     return text
 

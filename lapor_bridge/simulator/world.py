@@ -50,6 +50,7 @@ REPORT_FIELDS = (
 )  # fmt: skip
 TIME_FIELDS = ("created_at", "disposed_at")
 INF = float("inf")
+FOLLOWUP_KEYS = ("id", "tracking_id", "content", "status", "unit", "external_ref", "author")
 SEED_TRANSFER_SHARE = 0.1  # seeded reports transferred away: transfer_rate x this
 DAY = 86400
 
@@ -95,11 +96,11 @@ class FollowUp:
     def data(self) -> dict[str, Any]:
         """As rendered (rendered once, then immutable)."""
         if self._data is None:
-            d = dict(self.raw)
-            atts = d.pop("attachments", None)
+            raw = self.raw
+            d = {k: raw[k] for k in FOLLOWUP_KEYS}
             d["created_at"] = timefmt.render(self.t)
-            if atts is not None:
-                d["attachments"] = atts
+            if len(raw) > len(FOLLOWUP_KEYS):  # attachments, unknown fields
+                d.update((k, v) for k, v in raw.items() if k not in d)
             self._data = d
         return self._data
 
@@ -222,6 +223,10 @@ class World:
                 "lat": round(lat + rng.uniform(-0.03, 0.03), 6) if has_point else None,
                 "lon": round(lon + rng.uniform(-0.03, 0.03), 6) if has_point else None,
             }
+            if rng.random() < 0.05:  # unknown nested fields: clients must ignore them
+                location["kode_wilayah"] = f"33.27.{rng.randint(1, 14):02d}"
+        if reporter is not None and rng.random() < 0.05:
+            reporter["terverifikasi"] = rng.random() < 0.5
         attachments = []
         if channel in ("WEB", "APP", "TWITTER") and rng.random() < 0.45:
             for i in range(rng.randint(1, 3)):
@@ -353,7 +358,7 @@ class World:
     def _add_followup(
         self, rep: Report, t: float, author: str, status: str, content: str,
         unit: str | None = None, external_ref: str | None = None,
-        attachments: list[dict[str, Any]] | None = None,
+        attachments: list[dict[str, Any]] | None = None, extra: dict[str, Any] | None = None,
     ) -> FollowUp:  # fmt: skip
         data: dict[str, Any] = {
             "id": self.next_fid,
@@ -366,6 +371,8 @@ class World:
         }
         if attachments is not None:
             data["attachments"] = attachments
+        if extra:
+            data.update(extra)
         self.next_fid += 1
         fu = FollowUp(t, data)
         rep.followups.append(fu)
@@ -593,7 +600,13 @@ class World:
                 st = cur["status"] if cur["status"] in ("DIPROSES", "SELESAI") else "DIPROSES"
                 if rng.random() < 0.2:
                     self._add_followup(
-                        rep, t, "ADMIN", st, rng.choice(tg.NOTES_ADMIN), "Admin SP4N-LAPOR!"
+                        rep,
+                        t,
+                        "ADMIN",
+                        st,
+                        rng.choice(tg.NOTES_ADMIN),
+                        "Admin SP4N-LAPOR!",
+                        extra={"visibilitas": "PUBLIK"},
                     )
                 else:
                     self._add_followup(rep, t, "PELAPOR", st, rng.choice(tg.REPLIES_PELAPOR))
@@ -782,9 +795,8 @@ class World:
             "version": v.version,
             "followups": [fu.data for fu in rep.followups[: v.n_followups]],
         }
-        for k, val in f.items():  # fields set by tests that the schema does not know
-            if k not in d:
-                d[k] = val
+        if len(f) > len(REPORT_FIELDS):  # fields set by tests that the schema does not know
+            d.update((k, val) for k, val in f.items() if k not in d)
         if v.extra:
             d.update(v.extra)
         if listing and v.malformed:

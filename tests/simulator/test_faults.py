@@ -30,12 +30,12 @@ def test_rate_limit_answers_429_with_integer_retry_after_and_recovers(start_sim,
     time.sleep(int(limited[-1].headers["Retry-After"]))
     assert http.get(sim.url + "/topics", timeout=5).status_code == 200
     # paced under the limit, nothing is refused
-    sim.set_faults(rate_limit_per_s=20)
-    time.sleep(0.3)
+    sim.set_faults(rate_limit_per_s=40)
+    time.sleep(0.1)  # the bucket refills
     paced = []
     for _ in range(8):
         paced.append(http.get(sim.url + "/topics", timeout=5).status_code)
-        time.sleep(0.06)
+        time.sleep(0.03)
     assert paced == [200] * 8
     assert Counter(e["fault"] for e in sim.request_log())["rate_limit"] == len(limited)
 
@@ -67,16 +67,15 @@ def test_dropped_connections_and_slow_answers(start_sim, http):
     with pytest.raises(requests.ConnectionError):
         http.get(sim.url + "/topics", timeout=5)
     assert sim.request_log()[-1]["status"] is None and sim.request_log()[-1]["fault"] == "drop"
-    sim.set_faults(drop_rate=0.0, slow_rate=1.0, slow_s=0.6)
+    sim.set_faults(drop_rate=0.0, slow_rate=1.0, slow_s=0.4)
     t0 = time.perf_counter()
     assert http.get(sim.url + "/topics", timeout=5).status_code == 200
-    assert time.perf_counter() - t0 >= 0.6
+    assert time.perf_counter() - t0 >= 0.4
     tid = next(t["tracking_id"] for t in sim.truth() if t["status"] in ("DISPOSISI", "DIPROSES"))
     post = {"content": "x", "status": "DIPROSES", "unit": "u", "external_ref": "slow-1"}
     with pytest.raises(requests.ReadTimeout):  # the client gives up, but the server applied it
         http.post(f"{sim.url}/laporan/{tid}/tindak-lanjut", json=post, timeout=0.2)
-    time.sleep(0.5)
-    assert sim.followups(tid)[-1]["external_ref"] == "slow-1"
+    assert sim.followups(tid)[-1]["external_ref"] == "slow-1"  # applied before the delay
 
 
 def test_malformed_records_appear_in_listings_and_truth_says_so(start_sim, http):

@@ -166,34 +166,34 @@ def test_expired_cursor_answers_410(start_sim, http):
 
 def test_visibility_lag_hides_a_new_version_then_shows_it(start_sim, http):
     sim = start_sim(initial_reports=40, faults=None)
-    sim.set_faults(visibility_lag_s=2.0)
+    sim.set_faults(visibility_lag_s=1.2)
     old = {t["tracking_id"]: t for t in sim.truth()}
     targets = list(old)[:12]
     t0 = time.time()
     new = {tid: sim.update_report(tid, title=f"Judul revisi {tid}") for tid in targets}
-    assert all(t0 <= r["_visible_at"] <= t0 + 2.2 for r in new.values())
+    assert all(t0 <= r["_visible_at"] <= time.time() + 1.2 for r in new.values())
+    before_listing = time.time()
     seen = {i["tracking_id"]: i for i in flat(list_pages(http, sim, limit=500, end=FAR_FUTURE))}
     now = time.time()
     hidden = [tid for tid in targets if new[tid]["_visible_at"] > now + 0.05]
-    shown = [tid for tid in targets if new[tid]["_visible_at"] < t0 - 0.05 + (now - t0)]
-    assert hidden, "with a 2 s lag some of 12 changes must still be hidden"
+    shown = [tid for tid in targets if new[tid]["_visible_at"] < before_listing]
+    assert hidden, "with a 1.2 s lag some of 12 changes must still be hidden"
     for tid in hidden:  # the older visible version still shows, at its own updated_at
         assert seen[tid]["version"] == old[tid]["version"]
         assert seen[tid]["updated_at"] == old[tid]["updated_at"]
     for tid in shown:
         assert seen[tid]["version"] == old[tid]["version"] + 1
+    # GET of one report is not lagged
+    one = http.get(f"{sim.url}/laporan/{hidden[0]}", timeout=5).json()
+    assert one["version"] == old[hidden[0]]["version"] + 1 and one["title"].startswith(
+        "Judul revisi"
+    )
     time.sleep(max(0.0, max(r["_visible_at"] for r in new.values()) - time.time()) + 0.05)
     seen = {i["tracking_id"]: i for i in flat(list_pages(http, sim, limit=500, end=FAR_FUTURE))}
     assert len(seen) == 40
     for tid in targets:
         assert seen[tid]["version"] == old[tid]["version"] + 1
         assert seen[tid]["title"] == f"Judul revisi {tid}"
-    # GET of one report is not lagged
-    assert (
-        http.get(f"{sim.url}/laporan/{targets[0]}", timeout=5)
-        .json()["title"]
-        .startswith("Judul revisi")
-    )
 
 
 def test_a_change_while_paging_shows_up_again_later_with_a_higher_version(start_sim, http):
@@ -225,7 +225,9 @@ def test_omitted_updated_to_is_fixed_at_the_first_request(start_sim, http):
     sim = start_sim(initial_reports=60)
     url = listing_url(sim)
     first = http.get(url, params={"updated_from": EPOCH_START, "limit": 20}, timeout=5).json()
-    time.sleep(1.05)  # the change below lands in a later second than the window's end
+    time.sleep(
+        1.02 - time.time() % 1
+    )  # the change below lands in a later second than the window's end
     tid = sim.add_report(title="Laporan baru saat paging")["tracking_id"]
     rest, cursor = [], first["next_cursor"]
     while cursor:
@@ -239,13 +241,13 @@ def test_omitted_updated_to_is_fixed_at_the_first_request(start_sim, http):
 
 
 def test_listing_twenty_thousand_reports_is_quick(start_sim, http):
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU time: other processes on the machine do not count
     sim = start_sim(initial_reports=20_000)
-    seeded = time.perf_counter() - t0
+    seeded = time.process_time() - t0
     assert seeded < 2.0
     t0 = time.perf_counter()
     pages = list_pages(http, sim, limit=500)
     listed = time.perf_counter() - t0
     assert len(pages) == 40 and len({i["tracking_id"] for i in flat(pages)}) == 20_000
-    assert listed < 12.0  # generous for a slow CI machine; a few seconds here
+    assert listed < 15.0  # generous for a loaded CI machine; about 3 s on a quiet one
     assert AUTH  # the session used the token of the fixture
