@@ -23,6 +23,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from pydantic import ValidationError
 
+from lapor_bridge.errors import BridgeError
+
 from . import timefmt
 from .config import Faults, SimulatorConfig
 from .seed import TOPICS
@@ -577,6 +579,12 @@ class _Server(ThreadingHTTPServer):
             with self._conns_lock:
                 self._conns.discard(request)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients that vanish mid-request are normal here; other errors are printed."""
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            return
+        super().handle_error(request, client_address)
+
     def close_all(self) -> None:
         """Shut open keep-alive connections so a stopped server answers nothing."""
         with self._conns_lock:
@@ -634,6 +642,15 @@ class _Handler(BaseHTTPRequestHandler):
         reply = sim.handle(method, url.path, url.query, self.headers, body)
         if reply.delay > 0:
             time.sleep(reply.delay)
+        if sim.log_to_stderr:
+            status = "-" if reply.drop else str(reply.status)
+            note = f" [{reply.fault}]" if reply.fault else ""
+            shown = url.path + (f"?{url.query}" if url.query else "")
+            ms = (time.time() - t0) * 1000
+            stamp = timefmt.render(t0)
+            print(
+                f"{stamp} {method} {shown} {status} {ms:.1f}ms{note}", file=sys.stderr, flush=True
+            )
         if reply.drop:
             self.close_connection = True
             try:
@@ -649,23 +666,22 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(k, v)
             # Headers and body in one write: two small writes meet Nagle and the
             # client's delayed ACK, and every response would take 40 ms more.
-            self.wfile.write(self._header_bytes() + reply.body)
-        if sim.log_to_stderr:
-            status = "-" if reply.drop else str(reply.status)
-            note = f" [{reply.fault}]" if reply.fault else ""
-            shown = url.path + (f"?{url.query}" if url.query else "")
-            ms = (time.time() - t0) * 1000
-            stamp = timefmt.render(t0)
-            print(
-                f"{stamp} {method} {shown} {status} {ms:.1f}ms{note}", file=sys.stderr, flush=True
-            )
+            try:
+                self.wfile.write(self._header_bytes() + reply.body)
+            except OSError:  # the client gave up (its timeout): nothing to answer to
+                self.close_connection = True
 
 
 def serve(config: SimulatorConfig, host: str = "127.0.0.1", port: int = 8708) -> None:
     """Run the simulator in the foreground until Ctrl-C; one stderr line per request."""
     sim = Simulator(config)
     sim.log_to_stderr = True
-    url = sim.start(host, port)
+    try:
+        url = sim.start(host, port)
+    except OSError as exc:
+        raise BridgeError(
+            f"cannot serve the simulator on {host}:{port}: {exc.strerror or exc}"
+        ) from None
     print(
         f"LAPOR! simulator at {url} (instansi {config.instansi_id}, "
         f"{config.initial_reports} seeded reports, seed {config.seed}); Ctrl-C stops",

@@ -402,6 +402,11 @@ TEMPLATES: dict[int, tuple[tuple[str, str], ...]] = {
     ),
 }
 
+_CHILD_TEMPLATES: dict[int | None, tuple[int, ...]] = {
+    root: tuple(t for t in TEMPLATES if TOPIC_PARENT.get(t) == root)
+    for root in set(TOPIC_PARENT.values())
+}
+
 BULAN = (
     "Januari",
     "Februari",
@@ -486,7 +491,11 @@ def place(rng: random.Random) -> tuple[str, str]:
 
 def report_text(rng: random.Random, topic_id: int | None, kec: str, desa: str) -> tuple[str, str]:
     """A (title, content) pair about the topic, set in the given place."""
-    key = topic_id if topic_id in TEMPLATES else rng.choice(tuple(TEMPLATES))
+    if topic_id in TEMPLATES:
+        key = topic_id
+    else:  # a root topic speaks like one of its children; no topic like any
+        children = _CHILD_TEMPLATES.get(topic_id) or tuple(TEMPLATES)
+        key = rng.choice(children)
     title, content = rng.choice(TEMPLATES[key])
     values = {
         "desa": desa,
