@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import IO, Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, and_, select
+from sqlalchemy.orm import aliased
 
+from lapor_bridge.sla.views import state_expression
 from lapor_bridge.store import read_session
-from lapor_bridge.store.tables import Assignment, Report
-from lapor_bridge.timeutil import rfc3339
+from lapor_bridge.store.tables import Assignment, Report, SlaClock
+from lapor_bridge.timeutil import rfc3339, utcnow
 from lapor_bridge.upstream.models import Privacy
 
 WITHHELD = "[RAHASIA]"
@@ -52,8 +54,27 @@ def _value(value: Any) -> Any:
     return value
 
 
-def export_rows(engine: Engine) -> Iterator[dict[str, Any]]:
-    """Every report as an export row, in tracking_id order."""
+def sla_columns(policy: str) -> tuple[str, str]:
+    """The export's column names for one SLA policy."""
+    stem = policy.replace("-", "_")
+    return f"{stem}_due_at", f"{stem}_sla_state"
+
+
+def export_rows(
+    engine: Engine, *, policies: Sequence[str] = (), now: datetime | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every report as an export row, in tracking_id order, with `due_at` and
+    `sla_state` per SLA policy (the state as of `now`)."""
+    now = now or utcnow()
+    clock_columns: list[Any] = []
+    names = list(BASE_COLUMNS)
+    clocks = []
+    for policy in policies:
+        clock = aliased(SlaClock)
+        due, state = sla_columns(policy)
+        clocks.append((clock, policy))
+        clock_columns += [clock.due_at.label(due), state_expression(now, clock).label(state)]
+        names += [due, state]
     query = (
         select(
             Report.tracking_id,
@@ -76,29 +97,39 @@ def export_rows(engine: Engine) -> Iterator[dict[str, Any]]:
             Assignment.co_opd,
             Assignment.complex,
             Assignment.mapped_by,
+            *clock_columns,
         )
         .outerjoin(Assignment, Assignment.tracking_id == Report.tracking_id)
         .order_by(Report.tracking_id)
         .execution_options(yield_per=2000)
     )
+    for clock, policy in clocks:
+        query = query.outerjoin(
+            clock, and_(clock.tracking_id == Report.tracking_id, clock.policy == policy)
+        )
     with read_session(engine) as session:
         for row in session.execute(query).mappings():
-            out = {name: _value(row[name]) for name in BASE_COLUMNS}
+            out = {name: _value(row[name]) for name in names}
+            for _, policy in clocks:
+                due, state = sla_columns(policy)
+                if out[due] is None:
+                    out[state] = None
             if row["privacy"] == Privacy.RAHASIA:
                 out["title"] = WITHHELD
             yield out
 
 
-def write_export(engine: Engine, out: IO[str], *, fmt: str) -> int:
+def write_export(engine: Engine, out: IO[str], *, fmt: str, policies: Sequence[str] = ()) -> int:
     """Write every row as `jsonl` or `csv`; returns the number of rows."""
     count = 0
+    rows = export_rows(engine, policies=policies)
     if fmt == "jsonl":
-        for row in export_rows(engine):
+        for row in rows:
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
             count += 1
     elif fmt == "csv":
         writer: csv.DictWriter[str] | None = None
-        for row in export_rows(engine):
+        for row in rows:
             if writer is None:
                 writer = csv.DictWriter(out, fieldnames=list(row))
                 writer.writeheader()
@@ -106,7 +137,7 @@ def write_export(engine: Engine, out: IO[str], *, fmt: str) -> int:
             writer.writerow(flat)
             count += 1
         if writer is None:
-            csv.writer(out).writerow(BASE_COLUMNS)
+            csv.writer(out).writerow(BASE_COLUMNS + [c for p in policies for c in sla_columns(p)])
     else:
         raise ValueError(f"unknown export format {fmt!r}: use jsonl or csv")
     return count

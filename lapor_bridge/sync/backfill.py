@@ -23,7 +23,7 @@ from lapor_bridge.lock import job_lock
 from lapor_bridge.runtime import Runtime
 from lapor_bridge.store import read_session, write_session
 from lapor_bridge.store.tables import BackfillRun
-from lapor_bridge.sync.engine import PullContext, load_checked_mapping, pull_window
+from lapor_bridge.sync.engine import PullContext, load_rules, pull_window
 from lapor_bridge.sync.ingest import PageResult, parse_topics, store_topics
 from lapor_bridge.sync.window import Window, split_windows
 from lapor_bridge.timeutil import rfc3339, utcnow
@@ -73,7 +73,7 @@ def run_backfill(
     with runtime.client() as client:
         # What can refuse the run comes before the store is touched.
         topics, bad_topics = parse_topics(client.list_topics())
-        mapping = load_checked_mapping(runtime, {t.id: t.parent for t in topics})
+        mapping, policies = load_rules(runtime, {t.id: t.parent for t in topics})
         engine = runtime.engine
         with job_lock(engine, "backfill", lock_dir=settings.lock_dir):
             with write_session(engine) as session:
@@ -93,7 +93,7 @@ def run_backfill(
                 summary.already_done = True
                 return summary
             ctx = PullContext(
-                engine, client, runtime.instansi_id, mapping, settings.page_limit, now=now
+                engine, client, runtime.instansi_id, mapping, policies, settings.page_limit, now=now
             )
             totals = _walk(ctx, run_id, all_windows, position, end, progress, now)
         summary.pages, summary.cursor_restarts = totals.pages, totals.restarts

@@ -23,7 +23,7 @@ from lapor_bridge.lock import job_lock
 from lapor_bridge.mapping import Mapping, assign_reports, load_mapping
 from lapor_bridge.metrics import write_metrics
 from lapor_bridge.runtime import Runtime
-from lapor_bridge.sla import refresh_clocks
+from lapor_bridge.sla import SlaPolicies, default_policies, refresh_clocks
 from lapor_bridge.store import read_session, write_session
 from lapor_bridge.store.tables import SyncCheckpoint, SyncRun
 from lapor_bridge.sync.ingest import PageResult, parse_topics, store_page, store_topics
@@ -52,6 +52,7 @@ class PullContext:
     client: Any  # LaporClient
     instansi_id: int
     mapping: Mapping
+    policies: SlaPolicies
     page_limit: int
     now: Callable[[], datetime] = utcnow
     on_page: Callable[[PageResult], None] | None = None
@@ -121,7 +122,7 @@ def pull_window(
             result = store_page(session, page.data, instansi_id=ctx.instansi_id, now=now)
             if result.tracking_ids:
                 assign_reports(session, ctx.mapping, result.tracking_ids, actor="sync", now=now)
-                refresh_clocks(session, result.tracking_ids, now=now)
+                refresh_clocks(session, result.tracking_ids, now=now, policies=ctx.policies)
             position = window.end if done else position_after_page(position, result.last_updated_at)
             save(session, position, done, result)
         total.add(result)
@@ -133,9 +134,11 @@ def pull_window(
         cursor = page.next_cursor
 
 
-def load_checked_mapping(runtime: Runtime, topics: dict[int, int] | None) -> Mapping:
-    """The mapping, validated against the topic tree; MappingInvalid stops the run."""
-    return load_mapping(runtime.settings.mappings_dir, topics=topics)
+def load_rules(runtime: Runtime, topics: dict[int, int] | None) -> tuple[Mapping, SlaPolicies]:
+    """The mapping (validated against the topic tree) and the SLA policies.
+    Either being invalid stops the run before anything is written."""
+    mappings_dir = runtime.settings.mappings_dir
+    return load_mapping(mappings_dir, topics=topics), default_policies(mappings_dir)
 
 
 def run_sync(
@@ -152,14 +155,17 @@ def run_sync(
     started = time.monotonic()
     with runtime.client() as client:
         topics, bad_topics = parse_topics(client.list_topics())
-        mapping = load_checked_mapping(runtime, {t.id: t.parent for t in topics})
+        mapping, policies = load_rules(runtime, {t.id: t.parent for t in topics})
         engine = runtime.engine
         with job_lock(engine, "sync", lock_dir=settings.lock_dir):
             run_id = _start_run(engine, "sync", now())
             try:
                 with write_session(engine) as session:
                     store_topics(session, topics, bad_topics, now=now())
-                summary = _pull(runtime, client, instansi_id, mapping, now)
+                ctx = PullContext(
+                    engine, client, instansi_id, mapping, policies, settings.page_limit, now=now
+                )
+                summary = _pull(runtime, ctx)
                 summary.topics = len(topics)
                 if push:
                     summary.push, summary.stuck = _push(runtime, client, now)
@@ -174,11 +180,10 @@ def run_sync(
             return summary
 
 
-def _pull(
-    runtime: Runtime, client: Any, instansi_id: int, mapping: Mapping, now: Callable[[], datetime]
-) -> SyncSummary:
+def _pull(runtime: Runtime, ctx: PullContext) -> SyncSummary:
     settings = runtime.settings
     engine = runtime.engine
+    now = ctx.now
     with read_session(engine) as session:
         checkpoint = session.get(SyncCheckpoint, INCREMENTAL)
         high_water = checkpoint.high_water if checkpoint else None
@@ -206,7 +211,6 @@ def _pull(
             row.window_to = None if done else window.end
             row.updated_at = stamp
 
-    ctx = PullContext(engine, client, instansi_id, mapping, settings.page_limit, now=now)
     totals, pages, restarts = pull_window(ctx, window, window.start, save)
     with read_session(engine) as session:
         checkpoint = session.get(SyncCheckpoint, INCREMENTAL)

@@ -220,7 +220,7 @@ def _stored_versions(session: Session, tracking_ids: list[int]) -> dict[int, int
     rows = session.execute(
         select(Report.tracking_id, Report.version).where(Report.tracking_id.in_(tracking_ids))
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 def _dialect_insert(session: Session, model: Any) -> Any:
@@ -254,7 +254,7 @@ def _upsert_reports(session: Session, rows: list[dict[str, Any]]) -> None:
                     select(Report.tracking_id, Report.transferred_at).where(
                         Report.tracking_id.in_([r["tracking_id"] for r in newer])
                     )
-                ).tuples()
+                )
             )
             session.execute(
                 update(Report),

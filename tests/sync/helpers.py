@@ -13,7 +13,7 @@ from lapor_bridge.store.tables import Report
 
 def store_versions(engine: Engine) -> dict[int, int]:
     with read_session(engine) as session:
-        return dict(session.execute(select(Report.tracking_id, Report.version)).tuples().all())
+        return dict(session.execute(select(Report.tracking_id, Report.version)).all())
 
 
 def truth_versions(sim: Simulator) -> dict[int, int]:
