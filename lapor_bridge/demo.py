@@ -7,23 +7,64 @@ again (the answer comes back as an echo), and shows what arrived.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
+from sqlmodel import Session
 
 from lapor_bridge.config import load_settings
 from lapor_bridge.runtime import Runtime
 from lapor_bridge.simulator import Simulator, SimulatorConfig
+from lapor_bridge.sla.views import state_expression
 from lapor_bridge.store import read_session, write_session
-from lapor_bridge.store.tables import Assignment, Report
+from lapor_bridge.store.tables import Assignment, Report, SlaClock, UpstreamFollowUp
 from lapor_bridge.sync.engine import run_sync
 from lapor_bridge.timeutil import utcnow
 
 
-def run_demo(database: Path, *, reports: int = 300, echo: Callable[[str], None] = print) -> None:
+def _next_second() -> None:
+    """Windows end at the current whole second; step past it so the changes just made are in."""
+    time.sleep(1.05 - time.time() % 1.0)
+
+
+def _answer_one_report(runtime: Runtime) -> int | None:
+    """A liaison answers the oldest open report (written locally, queued for LAPOR!)."""
     from lapor_bridge.outbox import record_tindak_lanjut
 
+    with write_session(runtime.engine) as session:
+        tracking_id = session.scalars(
+            select(Report.tracking_id)
+            .where(Report.status == "DISPOSISI", Report.transferred.is_(False))
+            .order_by(Report.tracking_id)
+        ).first()
+        if tracking_id is not None:
+            record_tindak_lanjut(
+                session,
+                tracking_id,
+                status="DIPROSES",
+                content="Laporan sudah kami terima dan sedang ditindaklanjuti oleh petugas lapangan.",
+                created_by="demo",
+                now=utcnow(),
+            )
+    return tracking_id
+
+
+def state_counts(session: Session, *, now: datetime) -> dict[str, dict[str, int]]:
+    """SLA clocks per policy and state, as of `now`."""
+    state = state_expression(now)
+    rows = session.execute(
+        select(SlaClock.policy, state, func.count()).group_by(SlaClock.policy, state)
+    )
+    out: dict[str, dict[str, int]] = {}
+    for policy, name, count in rows:
+        out.setdefault(policy, {})[name] = count
+    return out
+
+
+def run_demo(database: Path, *, reports: int = 300, echo: Callable[[str], None] = print) -> None:
     config = SimulatorConfig(initial_reports=reports)
     with Simulator(config) as sim:
         settings = load_settings(
@@ -41,26 +82,26 @@ def run_demo(database: Path, *, reports: int = 300, echo: Callable[[str], None] 
             f"sync 1:    fetched {first.fetched}, new {first.inserted}, quarantined {first.quarantined}, "
             f"{first.requests} requests in {first.duration_s} s"
         )
-        sim.generate_changes(20)
-        with write_session(runtime.engine) as session:
-            tracking_id = session.scalars(
-                select(Report.tracking_id)
-                .where(Report.status == "DISPOSISI", Report.transferred.is_(False))
-                .order_by(Report.tracking_id)
-            ).first()
-            if tracking_id is not None:
-                record_tindak_lanjut(
-                    session,
-                    tracking_id,
-                    status="DIPROSES",
-                    content="Laporan sudah kami terima dan sedang ditindaklanjuti oleh petugas lapangan.",
-                    created_by="demo",
-                    now=utcnow(),
-                )
+        sim.generate_changes(20)  # citizens and LAPOR! keep working meanwhile
+        tracking_id = _answer_one_report(runtime)
+        _next_second()
         second = run_sync(runtime)
+        pushed = second.push or {}
         echo(
-            f"sync 2:    fetched {second.fetched}, new {second.inserted}, updated {second.updated}; "
-            f"push: {second.push}"
+            f"sync 2:    fetched {second.fetched} changes (new {second.inserted}, updated {second.updated}); "
+            f"pushed {pushed.get('delivered', 0)} follow-up(s)"
+        )
+        _next_second()
+        third = run_sync(runtime)
+        with read_session(runtime.engine) as session:
+            echoes = session.scalar(
+                select(func.count())
+                .select_from(UpstreamFollowUp)
+                .where(UpstreamFollowUp.is_echo.is_(True))
+            )
+        echo(
+            f"sync 3:    fetched {third.fetched} (the look-back re-reads; updated {third.updated}); "
+            f"{echoes} of our answers came back as echoes"
         )
         with read_session(runtime.engine) as session:
             per_opd = session.execute(
@@ -75,5 +116,12 @@ def run_demo(database: Path, *, reports: int = 300, echo: Callable[[str], None] 
         if tracking_id is not None:
             upstream = sim.followups(tracking_id)
             echo(f"pushed:    report {tracking_id} now has {len(upstream)} follow-up(s) on LAPOR!")
+        with read_session(runtime.engine) as session:
+            states = state_counts(session, now=utcnow())
+        for policy, by_state in states.items():
+            echo(
+                f"SLA {policy}: "
+                + ", ".join(f"{state} {n}" for state, n in sorted(by_state.items()))
+            )
         echo("next:      lapor-bridge sla summary / mappings status / export, with")
         echo(f"           LAPOR_BRIDGE_DATABASE_URL=sqlite:///{database}")
