@@ -10,6 +10,7 @@ version that is already visible (visibility lag), at its own updated_at.
 
 from __future__ import annotations
 
+import _random
 import gc
 import json
 import math
@@ -122,6 +123,7 @@ class World:
     def __init__(self, seed: int, instansi_id: int, faults: Callable[[], Faults]) -> None:
         self.seed_value = seed
         self.rng = FastRandom(seed)
+        self._content_rng = FastRandom(0)  # reseeded per report: texts are per-report stable
         self.instansi_id = instansi_id
         self.faults = faults
         self.reports: dict[int, Report] = {}
@@ -161,14 +163,15 @@ class World:
             del f["_lazy"]
             tid = v.tid
             content = self._content(tid, f["topic_id"], f.get("channel"), f.get("privacy"))
-            for k, val in content.items():
-                f.setdefault(k, val)
+            content.update(f)  # fields already set (add_report) win
+            f.update(content)
         return f
 
     def _content(
         self, tid: int, topic_id: int | None, channel: str | None = None, privacy: str | None = None
     ) -> dict[str, Any]:
-        rng = FastRandom(self.seed_value * 10_000_019 + tid)
+        rng = self._content_rng
+        _random.Random.seed(rng, self.seed_value * 10_000_019 + tid)  # C seeding, no wrapper
         kec, desa = tg.place(rng)
         title, content = tg.report_text(rng, topic_id, kec, desa)
         drawn_channel = rng.weighted(CHANNELS, CHANNEL_CUM)
