@@ -55,6 +55,7 @@ class WorkingCalendar:
         self._holidays = holidays.country_holidays("ID", categories=categories, language="id")
         self._working = lru_cache(maxsize=65536)(self._is_working_day)
         self._nth = lru_cache(maxsize=65536)(self._nth_working_day_after)
+        self._used_up = lru_cache(maxsize=65536)(self._used_up_uncached)
 
     # --- days ----------------------------------------------------------------
 
@@ -100,19 +101,23 @@ class WorkingCalendar:
 
     def add_working_days(self, start: datetime, n: int) -> datetime:
         """The end (24:00 local) of the n-th working day after the local date of `start`."""
-        last = self.nth_working_day_after(self.local_date(start), n)
-        return self.start_of_day(last + DAY)
+        if n < 1:
+            raise ValueError("n must be at least 1")
+        return self._used_up(self.local_date(start), float(n))
 
     def add_working_time(self, start: datetime, days: float) -> datetime:
         """The instant at which `days` working days (24 h each) are used, counting from
         the first working day after the local date of `start`."""
         if days <= 0:
             raise ValueError("days must be positive")
+        return self._used_up(self.local_date(start), days)
+
+    def _used_up_uncached(self, start_day: dt.date, days: float) -> datetime:
         whole = int(days)
         part = days - whole
         if part == 0:
-            return self.add_working_days(start, whole)
-        day = self.nth_working_day_after(self.local_date(start), whole + 1)
+            return self.start_of_day(self.nth_working_day_after(start_day, whole) + DAY)
+        day = self.nth_working_day_after(start_day, whole + 1)
         # a 24-hour share of a local day, exact for zones without DST (WIB, WITA, WIT)
         return self.start_of_day(day) + timedelta(days=part)
 

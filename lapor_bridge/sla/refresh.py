@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, false, select
+from sqlalchemy import Dialect, bindparam, delete, false, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -103,28 +103,36 @@ def _load_facts(session: Session, ids: list[int] | None) -> list[ReportFacts]:
         local = local.where(TindakLanjut.tracking_id.in_(ids))  # type: ignore[attr-defined]
         upstream = upstream.where(UpstreamFollowUpRow.tracking_id.in_(ids))  # type: ignore[attr-defined]
 
+    conn = session.connection()  # Core rows: the ORM layer adds nothing here
     local_by_id: dict[int, list[LocalFollowUp]] = defaultdict(list)
-    for tracking_id, at, status in session.execute(local):
-        local_by_id[tracking_id].append(LocalFollowUp(at=at, status=status))
+    for tracking_id, at, status in conn.execute(local):
+        local_by_id[tracking_id].append(LocalFollowUp(at, status))
     upstream_by_id: dict[int, list[UpstreamFollowUp]] = defaultdict(list)
-    for tracking_id, at, author, status, is_echo in session.execute(upstream):
-        upstream_by_id[tracking_id].append(
-            UpstreamFollowUp(at=at, author=author, status=status, is_echo=is_echo)
-        )
+    for tracking_id, at, author, status, is_echo in conn.execute(upstream):
+        upstream_by_id[tracking_id].append(UpstreamFollowUp(at, author, status, is_echo))
     return [
         ReportFacts(
-            tracking_id=row.tracking_id,
-            created_at=row.created_at,
-            disposed_at=row.disposed_at,
-            status=row.status,
-            updated_at=row.updated_at,
-            transferred=row.transferred,
-            transferred_at=row.transferred_at,
-            complex=bool(row.complex),
-            local=tuple(local_by_id.get(row.tracking_id, ())),
-            upstream=tuple(upstream_by_id.get(row.tracking_id, ())),
+            tracking_id,
+            created_at,
+            disposed_at,
+            status,
+            updated_at,
+            transferred,
+            transferred_at,
+            bool(complex_case),
+            tuple(local_by_id.get(tracking_id, ())),
+            tuple(upstream_by_id.get(tracking_id, ())),
         )
-        for row in session.execute(reports)
+        for (
+            tracking_id,
+            created_at,
+            disposed_at,
+            status,
+            updated_at,
+            transferred,
+            transferred_at,
+            complex_case,
+        ) in conn.execute(reports)
     ]
 
 
@@ -138,49 +146,79 @@ def _drop_unknown_policies(session: Session, ids: list[int] | None, known: list[
     session.execute(stale)
 
 
-def _row(clock: Clock, now: datetime) -> dict[str, Any]:
-    elapsed = clock.elapsed
-    return {
-        "tracking_id": clock.tracking_id,
-        "policy": clock.policy,
-        "cycle": clock.cycle,
-        "started_at": clock.started_at,
-        "due_at": clock.due_at,
-        "at_risk_at": clock.at_risk_at,
-        "stopped_at": clock.stopped_at,
-        "stop_reason": None if clock.stop_reason is None else str(clock.stop_reason),
-        "elapsed_s": None if elapsed is None else int(elapsed.total_seconds()),
-        "computed_at": now,
-    }
+_COLUMNS = (
+    "tracking_id",
+    "policy",
+    "cycle",
+    "started_at",
+    "due_at",
+    "at_risk_at",
+    "stopped_at",
+    "stop_reason",
+    "elapsed_s",
+    "computed_at",
+)
+_INDEX = {name: i for i, name in enumerate(_COLUMNS)}
+
+
+def _upsert_sql(dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
+    """INSERT ... ON CONFLICT (tracking_id, policy) DO UPDATE, compiled for the dialect,
+    and the parameter order when the driver takes positional parameters."""
+    insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect.name)
+    if insert is None:
+        raise NotImplementedError(f"SLA clocks need SQLite or PostgreSQL, not {dialect.name}")
+    table = SlaClock.__table__  # type: ignore[attr-defined]
+    stmt = insert(table).values({name: bindparam(name) for name in _COLUMNS})
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.tracking_id, table.c.policy],
+        set_={name: stmt.excluded[name] for name in _COLUMNS[2:]},
+    )
+    compiled = stmt.compile(dialect=dialect)
+    order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
+    return str(compiled), order
 
 
 def _upsert(session: Session, clocks: list[Clock], now: datetime) -> int:
-    """INSERT ... ON CONFLICT (tracking_id, policy) DO UPDATE, on SQLite and PostgreSQL."""
+    """Write the clocks in batches straight to the driver.
+
+    SQLAlchemy's per-value bind processing cost more than everything else at
+    100,000 reports, so the values are given in the form UTCDateTime stores:
+    naive UTC, and on SQLite the text SQLAlchemy's SQLite DATETIME writes
+    (`YYYY-MM-DD HH:MM:SS.ffffff`), so comparisons and reads stay the same.
+    """
     if not clocks:
         return 0
-    dialect = session.get_bind().dialect.name
-    insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect)
-    if insert is None:
-        raise NotImplementedError(f"SLA clocks need SQLite or PostgreSQL, not {dialect}")
-    table = SlaClock.__table__  # type: ignore[attr-defined]
-    stmt = insert(table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[table.c.tracking_id, table.c.policy],
-        set_={
-            name: stmt.excluded[name]
-            for name in (
-                "cycle",
-                "started_at",
-                "due_at",
-                "at_risk_at",
-                "stopped_at",
-                "stop_reason",
-                "elapsed_s",
-                "computed_at",
-            )
-        },
-    )
-    rows = [_row(clock, now) for clock in clocks]
+    conn = session.connection()
+    sql, order = _upsert_sql(conn.dialect)
+    as_text = conn.dialect.name == "sqlite"
+
+    def stored(value: datetime | None) -> datetime | str | None:
+        if value is None:
+            return None
+        if value.tzinfo is not UTC:
+            value = value.astimezone(UTC)
+        naive = value.replace(tzinfo=None)
+        return naive.isoformat(" ", "microseconds") if as_text else naive
+
+    computed_at = stored(now)
+    rows: list[Any] = []
+    for clock in clocks:
+        elapsed = clock.elapsed
+        values = (
+            clock.tracking_id,
+            clock.policy,
+            clock.cycle,
+            stored(clock.started_at),
+            stored(clock.due_at),
+            stored(clock.at_risk_at),
+            stored(clock.stopped_at),
+            None if clock.stop_reason is None else clock.stop_reason.value,
+            None if elapsed is None else int(elapsed.total_seconds()),
+            computed_at,
+        )
+        rows.append(values if order is None else tuple(values[_INDEX[name]] for name in order))
+    if order is None:  # named parameters
+        rows = [dict(zip(_COLUMNS, values, strict=True)) for values in rows]
     for i in range(0, len(rows), _UPSERT_BATCH):
-        session.execute(stmt, rows[i : i + _UPSERT_BATCH])
+        conn.exec_driver_sql(sql, rows[i : i + _UPSERT_BATCH])
     return len(rows)

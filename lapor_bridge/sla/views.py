@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, literal, literal_column, or_, select
 from sqlalchemy.orm.util import AliasedClass
 from sqlmodel import Session
 
@@ -59,7 +59,8 @@ def state_expression(
 
 
 def _opd() -> ColumnElement[str]:
-    return func.coalesce(Assignment.opd, UNASSIGNED)
+    # an inline constant, so SQLite sees the same expression in SELECT and PARTITION BY
+    return func.coalesce(Assignment.opd, literal_column(f"'{UNASSIGNED}'"))
 
 
 # --- the list ----------------------------------------------------------------
@@ -207,53 +208,60 @@ def _since(query: Any, since: datetime | None) -> Any:
 def _counts(
     session: Session, now: datetime, since: datetime | None
 ) -> dict[tuple[str, str], dict[str, int]]:
-    inner = _since(
-        select(
-            _opd().label("opd"), SlaClock.policy, state_expression(now).label("state")
-        ).outerjoin(Assignment, Assignment.tracking_id == SlaClock.tracking_id),
+    """Per (opd, policy): clocks by state (one GROUP BY over opd, policy, state)."""
+    opd, state = _opd().label("opd"), state_expression(now).label("state")
+    query = _since(
+        select(opd, SlaClock.policy, state, func.count().label("n"))
+        .outerjoin(Assignment, Assignment.tracking_id == SlaClock.tracking_id)
+        .group_by(opd, SlaClock.policy, state),
         since,
-    ).subquery()
-    query = select(
-        inner.c.opd,
-        inner.c.policy,
-        *(func.sum(case((inner.c.state == s.value, 1), else_=0)).label(s.value) for s in State),
-    ).group_by(inner.c.opd, inner.c.policy)
-    return {
-        (row.opd, row.policy): {s.value: int(getattr(row, s.value) or 0) for s in State}
-        for row in session.execute(query)
-    }
+    )
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    for row in session.execute(query):
+        by_state = counts.setdefault((row.opd, row.policy), {s.value: 0 for s in State})
+        by_state[row.state] = int(row.n)
+    return counts
 
 
 def _percentiles(
     session: Session, since: datetime | None
 ) -> dict[tuple[str, str], tuple[int, dict[int, float | None]]]:
-    """Per (opd, policy): number of met clocks and the linear-interpolated percentiles
-    (like PostgreSQL's percentile_cont) of their elapsed_s, neighbours found in SQL."""
-    partition = (_opd(), SlaClock.policy)
+    """Per (opd, policy): how many clocks were met (on time or late) and the
+    linear-interpolated percentiles of their elapsed_s (as PostgreSQL's
+    percentile_cont). SQL ranks the values in one sort (ROW_NUMBER and COUNT
+    over the same window) and keeps only the two neighbours of each percentile."""
+    window = {
+        "partition_by": (_opd(), SlaClock.policy),
+        "order_by": SlaClock.elapsed_s,
+    }
     ranked = _since(
         select(
             _opd().label("opd"),
             SlaClock.policy,
             SlaClock.elapsed_s,
-            func.row_number().over(partition_by=partition, order_by=SlaClock.elapsed_s).label("rn"),
-            func.count().over(partition_by=partition).label("n"),
+            func.row_number().over(**window).label("rn"),
+            func.count().over(**window, rows=(None, None)).label("n"),
         )
         .outerjoin(Assignment, Assignment.tracking_id == SlaClock.tracking_id)
         .where(
             SlaClock.elapsed_s.is_not(None),  # type: ignore[union-attr]
             or_(
-                SlaClock.stop_reason.is_(None), SlaClock.stop_reason != StopReason.TRANSFERRED.value
-            ),  # type: ignore[union-attr]
+                SlaClock.stop_reason.is_(None),  # type: ignore[union-attr]
+                SlaClock.stop_reason != StopReason.TRANSFERRED.value,
+            ),
         ),
         since,
     ).subquery()
+    lows = {p: 1 + (p * (ranked.c.n - 1)) // 100 for p in PERCENTILES}  # integer division
     picks = []
-    for p in PERCENTILES:
-        low = 1 + (p * (ranked.c.n - 1)) // 100  # rank of the lower neighbour (integer division)
+    for p, low in lows.items():
         picks.append(func.max(case((ranked.c.rn == low, ranked.c.elapsed_s))).label(f"lo{p}"))
         picks.append(func.max(case((ranked.c.rn == low + 1, ranked.c.elapsed_s))).label(f"hi{p}"))
-    query = select(ranked.c.opd, ranked.c.policy, ranked.c.n, *picks).group_by(
-        ranked.c.opd, ranked.c.policy, ranked.c.n
+    wanted = [rank for low in lows.values() for rank in (low, low + 1)]
+    query = (
+        select(ranked.c.opd, ranked.c.policy, ranked.c.n, *picks)
+        .where(or_(*(ranked.c.rn == rank for rank in wanted)))
+        .group_by(ranked.c.opd, ranked.c.policy, ranked.c.n)
     )
     result: dict[tuple[str, str], tuple[int, dict[int, float | None]]] = {}
     for row in session.execute(query):

@@ -330,3 +330,34 @@ def test_summary_since_and_single_value(engine: Engine, policies: SlaPolicies) -
     lh_first = by_key[("LH", "nasional-5hk")]
     assert (lh_first.total, lh_first.stopped_n) == (2, 1)
     assert lh_first.median_s == lh_first.p90_s == 5 * HOUR
+
+
+def test_clock_times_are_stored_as_the_orm_stores_them(
+    engine: Engine, policies: SlaPolicies
+) -> None:
+    """refresh_clocks writes straight to the driver; what it writes must be what
+    UTCDateTime writes, or SQL comparisons against bound times would drift."""
+    with write_session(engine) as s:
+        add_report(s, 1, "2026-03-02 10:00", opd="DPU")
+        add_local(s, 1, "2026-03-02 14:00:00.250000")
+    with write_session(engine) as session:
+        refresh_clocks(session, [1], now=NOW, policies=policies)
+    with write_session(engine) as session:
+        written = session.get(SlaClock, (1, "nasional-5hk"))
+        assert written is not None
+        session.add(
+            SlaClock(
+                tracking_id=2,
+                policy="nasional-5hk",
+                started_at=written.started_at,
+                due_at=written.due_at,
+                at_risk_at=written.at_risk_at,
+                stopped_at=written.stopped_at,
+                computed_at=NOW,
+            )
+        )
+    raw = "SELECT started_at, due_at, at_risk_at, stopped_at FROM sla_clock WHERE policy = 'nasional-5hk' ORDER BY tracking_id"
+    with engine.connect() as conn:
+        ours, orms = conn.exec_driver_sql(raw).all()
+    assert tuple(ours) == tuple(orms)
+    assert written.stopped_at == w("2026-03-02 14:00:00.250000")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 16:31:56.162404
+Create Date: 2026-11-28 16:58:39.799160
 """
 
 from __future__ import annotations
@@ -136,7 +136,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("tracking_id", "policy"),
     )
     with op.batch_alter_table("sla_clock", schema=None) as batch_op:
-        batch_op.create_index("ix_sla_clock_policy_due", ["policy", "due_at"], unique=False)
         batch_op.create_index("ix_sla_clock_started", ["started_at"], unique=False)
 
     op.create_table(
@@ -244,7 +243,6 @@ def downgrade() -> None:
     op.drop_table("sync_checkpoint")
     with op.batch_alter_table("sla_clock", schema=None) as batch_op:
         batch_op.drop_index("ix_sla_clock_started")
-        batch_op.drop_index("ix_sla_clock_policy_due")
 
     op.drop_table("sla_clock")
     with op.batch_alter_table("report", schema=None) as batch_op:
