@@ -162,15 +162,17 @@ def quarantine(session: Session, raw: Any, *, reason: str, source: str, now: dat
 
 def _resolve_quarantine(session: Session, versions: dict[int, int], now: datetime) -> None:
     """A valid version of a report settles its older quarantined versions."""
-    for tracking_id, version in versions.items():
+    open_rows = session.execute(
+        select(Quarantine.id, Quarantine.tracking_id, Quarantine.version).where(
+            Quarantine.tracking_id.in_(list(versions)), Quarantine.resolved_at.is_(None)
+        )
+    ).all()
+    settled = [
+        qid for qid, tracking_id, version in open_rows if (version or 0) <= versions[tracking_id]
+    ]
+    if settled:
         session.execute(
-            update(Quarantine)
-            .where(
-                Quarantine.tracking_id == tracking_id,
-                Quarantine.resolved_at.is_(None),
-                func.coalesce(Quarantine.version, 0) <= version,
-            )
-            .values(resolved_at=now)
+            update(Quarantine).where(Quarantine.id.in_(settled)).values(resolved_at=now)
         )
 
 
@@ -224,11 +226,13 @@ def _stored_versions(session: Session, tracking_ids: list[int]) -> dict[int, int
 
 
 def _dialect_insert(session: Session, model: Any) -> Any:
+    """An INSERT with ON CONFLICT for this engine, on the Core table (an ORM
+    entity would make SQLAlchemy emit one statement per row), or None."""
     name = session.get_bind().dialect.name
     if name == "postgresql":
-        return postgresql.insert(model)
+        return postgresql.insert(model.__table__)
     if name == "sqlite":
-        return sqlite.insert(model)
+        return sqlite.insert(model.__table__)
     return None
 
 
@@ -320,7 +324,7 @@ def _store_followups(session: Session, followups: Iterable[FollowUp], *, now: da
         if f.id not in known
     }
     if fresh:
-        session.execute(insert(UpstreamFollowUp), list(fresh.values()))
+        session.execute(insert(UpstreamFollowUp.__table__), list(fresh.values()))
 
 
 # --- topics ------------------------------------------------------------------
