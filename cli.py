@@ -274,6 +274,145 @@ def sla_recompute() -> None:
 
 # --- push commands -----------------------------------------------------------
 
+OUTBOX_STATES = ("pending", "sending", "sent", "failed", "dead", "cancelled")
+
+
+def _who(by: str | None) -> str | None:
+    if by:
+        return by
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
+
+
+@app.command()
+@bridge_command
+def respond(
+    tracking_id: int | None = typer.Argument(None, help="the report's tracking ID"),
+    status: str | None = typer.Option(None, "--status", help="DIPROSES or SELESAI"),
+    text: str | None = typer.Option(None, "--text", help="the follow-up, 1..5000 characters"),
+    opd: str | None = typer.Option(None, "--opd", help="answering OPD code (default: assigned)"),
+    attach: list[str] = typer.Option([], "--attach", help="attachment URL (repeatable)"),
+    from_csv: Path | None = typer.Option(
+        None,
+        "--from-csv",
+        help="record many: CSV with columns tracking_id,status,text[,opd][,attach] "
+        "(UTF-8, ',' or ';'; attach: URLs separated by spaces)",
+    ),
+    by: str | None = typer.Option(None, "--by", help="who writes it (default: the OS user)"),
+) -> None:
+    """Record an OPD follow-up (tindak lanjut); it is queued for LAPOR! at once."""
+    from lapor_bridge.outbox import commands
+
+    if from_csv is not None:
+        if tracking_id is not None or status or text or opd or attach:
+            raise typer.BadParameter(
+                "--from-csv takes no TRACKING_ID, --status, --text, --opd or --attach"
+            )
+        result = commands.respond_csv(runtime(), from_csv, by=_who(by))
+        if not result.ok:
+            raise typer.Exit(1)
+        return
+    if tracking_id is None or not status or text is None:
+        raise typer.BadParameter("give TRACKING_ID, --status and --text (or --from-csv FILE)")
+    commands.respond(
+        runtime(), tracking_id, status=status, text=text, opd=opd, attach=attach, by=_who(by)
+    )
+
+
+@app.command()
+@bridge_command
+def push(as_json: bool = typer.Option(False, "--json")) -> None:
+    """Send the due follow-ups of the outbox to LAPOR! (also part of `sync`)."""
+    from lapor_bridge.outbox import commands
+
+    commands.push(runtime(), fmt="json" if as_json else "text")
+
+
+outbox_app = typer.Typer(no_args_is_help=False, help="The push outbox: list, retry, cancel.")
+app.add_typer(outbox_app, name="outbox")
+
+
+@outbox_app.callback(invoke_without_command=True)
+@bridge_command
+def outbox(
+    ctx: typer.Context,
+    state: str | None = typer.Option(None, "--state", help=" | ".join(OUTBOX_STATES)),
+    opd: str | None = typer.Option(None, "--opd", help="only this OPD code"),
+    report: int | None = typer.Option(None, "--report", help="only this tracking ID"),
+    limit: int = typer.Option(200, "--limit", help="at most this many rows"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """List outbox items with attempts, next attempt and last error (sent: newest first)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from lapor_bridge.outbox import commands
+
+    if state is not None and state not in OUTBOX_STATES:
+        raise typer.BadParameter(f"use one of {', '.join(OUTBOX_STATES)}", param_hint="--state")
+    commands.show_outbox(
+        runtime(),
+        state=state,
+        opd=opd,
+        tracking_id=report,
+        limit=limit,
+        fmt="json" if as_json else "table",
+    )
+
+
+@outbox_app.command("retry")
+@bridge_command
+def outbox_retry(
+    ids: list[int] = typer.Argument(None, help="outbox item id(s)"),
+    all_dead: bool = typer.Option(False, "--all-dead", help="every dead item"),
+    by: str | None = typer.Option(None, "--by", help="who retries (default: the OS user)"),
+) -> None:
+    """Requeue dead items (attempts reset, history kept in the note); make failed ones due now."""
+    from lapor_bridge.outbox import commands
+
+    if bool(ids) == all_dead:
+        raise typer.BadParameter("give outbox item id(s) or --all-dead")
+    commands.retry(runtime(), ids or [], all_dead=all_dead, by=_who(by))
+
+
+@outbox_app.command("cancel")
+@bridge_command
+def outbox_cancel(
+    item_id: int = typer.Argument(..., help="outbox item id"),
+    reason: str = typer.Option("", "--reason", help="why, kept in the item's note"),
+    by: str | None = typer.Option(None, "--by", help="who cancels (default: the OS user)"),
+) -> None:
+    """Withdraw an unsent item: never sent, and later items of its report go ahead."""
+    from lapor_bridge.outbox import commands
+
+    commands.cancel(runtime(), item_id, reason=reason, by=_who(by))
+
+
+@app.command()
+@bridge_command
+def replies(
+    opd: str | None = typer.Option(None, "--opd", help="only reports assigned to this OPD"),
+    since: str | None = typer.Option(
+        None, "--since", help="only replies on/after, e.g. 2026-01-01 (WIB)"
+    ),
+    limit: int = typer.Option(100, "--limit"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Citizens' replies (author PELAPOR) pulled from LAPOR!, newest first, per OPD."""
+    from lapor_bridge.outbox import commands
+    from lapor_bridge.timeutil import parse_cli_time
+
+    try:
+        start = parse_cli_time(since) if since else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--since") from None
+    commands.show_replies(
+        runtime(), opd=opd, since=start, limit=limit, fmt="json" if as_json else "table"
+    )
+
 
 # --- simulator commands ------------------------------------------------------
 

@@ -68,12 +68,18 @@ class Settings(BaseSettings):
     max_retry_after_s: float = Field(30.0, ge=0)
 
     # push
-    push_lease_s: int = Field(120, ge=10)
+    push_lease_s: float = Field(
+        120, gt=0, description="must exceed the longest upstream call (push checks it)"
+    )
     push_max_attempts: int = Field(12, ge=1)
 
     # operations
     lock_dir: Path | None = None
     metrics_file: Path | None = None
+
+    # push (outbox): backoff across runs of a follow-up that failed transiently
+    push_backoff_base_s: float = Field(30.0, ge=0)
+    push_backoff_max_s: float = Field(3600.0, ge=0)
 
     @classmethod
     def settings_customise_sources(

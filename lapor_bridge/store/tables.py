@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from lapor_bridge.store.types import JSONText, UTCDateTime
@@ -218,29 +218,40 @@ class TindakLanjut(SQLModel, table=True):
     """A local follow-up written by an OPD, and its delivery state upstream.
 
     The row is the follow-up and its outbox entry at once, so writing one is
-    queueing it (one transaction).
+    queueing it (one transaction). Items of one report are delivered in `id`
+    order; see lapor_bridge/outbox/states.py for the state machine.
     """
 
     __tablename__ = "tindak_lanjut"
     __table_args__ = (
         UniqueConstraint("external_ref", name="uq_tindak_lanjut_external_ref"),
         Index("ix_tindak_lanjut_state_next", "state", "next_attempt_at"),
+        Index("ix_tindak_lanjut_report_order", "tracking_id", "id"),
+        CheckConstraint(
+            "state IN ('pending', 'sending', 'sent', 'failed', 'dead', 'cancelled')",
+            name="ck_tindak_lanjut_state",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    tracking_id: int = Field(index=True)
-    external_ref: str
+    tracking_id: int
+    external_ref: str  # lb-<instansi>-<uuid4 hex>, fixed at write time
     opd: str
     status: str  # DIPROSES | SELESAI
     content: str = Field(sa_column=Column(Text, nullable=False))
     attachments: list[dict[str, Any]] | None = _json()
     created_at: datetime = _time()  # the local follow-up time: SLA clocks stop here
     created_by: str | None = None
-    state: str = "pending"  # pending sending sent failed dead
-    attempts: int = 0
+    state: str = "pending"  # pending sending sent failed dead cancelled
+    attempts: int = 0  # delivery attempts since it was written or last retried by an admin
     next_attempt_at: datetime | None = _time(nullable=True)
-    lease_until: datetime | None = _time(nullable=True)
+    lease_until: datetime | None = _time(nullable=True)  # while `sending`
+    lease_owner: str | None = None  # the push worker holding the lease
+    last_attempt_at: datetime | None = _time(nullable=True)
     last_error: str | None = Field(default=None, sa_column=Column(Text))
+    last_status: int | None = None  # HTTP status of a final refusal (409, 422, ...)
+    errors: list[str] | None = _json()  # the server's `errors` of a final refusal
     uncertain: bool = False  # the last attempt may have reached the server: reconcile first
     upstream_id: int | None = None
     sent_at: datetime | None = _time(nullable=True)
+    note: str | None = Field(default=None, sa_column=Column(Text))  # admin retries/cancels

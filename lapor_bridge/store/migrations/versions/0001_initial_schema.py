@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 16:58:39.799160
+Create Date: 2026-11-28 17:05:22.172374
 """
 
 from __future__ import annotations
@@ -172,19 +172,26 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", lapor_bridge.store.types.UTCDateTime(), nullable=True),
         sa.Column("lease_until", lapor_bridge.store.types.UTCDateTime(), nullable=True),
+        sa.Column("lease_owner", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("last_attempt_at", lapor_bridge.store.types.UTCDateTime(), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("last_status", sa.Integer(), nullable=True),
+        sa.Column("errors", lapor_bridge.store.types.JSONText(), nullable=True),
         sa.Column("uncertain", sa.Boolean(), nullable=False),
         sa.Column("upstream_id", sa.Integer(), nullable=True),
         sa.Column("sent_at", lapor_bridge.store.types.UTCDateTime(), nullable=True),
+        sa.Column("note", sa.Text(), nullable=True),
+        sa.CheckConstraint(
+            "state IN ('pending', 'sending', 'sent', 'failed', 'dead', 'cancelled')",
+            name="ck_tindak_lanjut_state",
+        ),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("external_ref", name="uq_tindak_lanjut_external_ref"),
     )
     with op.batch_alter_table("tindak_lanjut", schema=None) as batch_op:
+        batch_op.create_index("ix_tindak_lanjut_report_order", ["tracking_id", "id"], unique=False)
         batch_op.create_index(
             "ix_tindak_lanjut_state_next", ["state", "next_attempt_at"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_tindak_lanjut_tracking_id"), ["tracking_id"], unique=False
         )
 
     op.create_table(
@@ -235,8 +242,8 @@ def downgrade() -> None:
 
     op.drop_table("topic")
     with op.batch_alter_table("tindak_lanjut", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_tindak_lanjut_tracking_id"))
         batch_op.drop_index("ix_tindak_lanjut_state_next")
+        batch_op.drop_index("ix_tindak_lanjut_report_order")
 
     op.drop_table("tindak_lanjut")
     op.drop_table("sync_run")

@@ -1,0 +1,71 @@
+"""Terminal tables of the outbox and the citizens' replies (rich)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from rich.table import Table
+
+from lapor_bridge.outbox.admin import OutboxRow, ReplyRow
+from lapor_bridge.timeutil import WIB
+
+RAHASIA_MARK = "[RAHASIA: text kept in the local store only]"
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(WIB).strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def outbox_table(rows: Sequence[OutboxRow]) -> Table:
+    table = Table(title="Outbox (times WIB)", show_lines=False)
+    for name in (
+        "#",
+        "report",
+        "OPD",
+        "status",
+        "state",
+        "tries",
+        "written",
+        "next / sent",
+        "detail",
+    ):
+        table.add_column(name, overflow="fold")
+    for row in rows:
+        if row.state == "sent":
+            when, detail = _when(row.sent_at), f"LAPOR! id {row.upstream_id}"
+        else:
+            when = _when(row.next_attempt_at)
+            detail = row.last_error or ""
+            if row.waits_for is not None:
+                detail = f"waits behind #{row.waits_for}" + (f"; {detail}" if detail else "")
+            if row.uncertain:
+                detail = "maybe sent: checks LAPOR! first" + (f"; {detail}" if detail else "")
+        if row.errors:
+            detail += " [" + "; ".join(row.errors) + "]"
+        table.add_row(
+            str(row.id),
+            str(row.tracking_id),
+            row.opd,
+            row.status,
+            row.state,
+            str(row.attempts),
+            _when(row.created_at),
+            when,
+            detail or (row.preview if row.preview is not None else RAHASIA_MARK),
+        )
+    return table
+
+
+def replies_table(rows: Sequence[ReplyRow]) -> Table:
+    table = Table(title="Citizens' replies (times WIB)")
+    for name in ("report", "OPD", "at", "reply"):
+        table.add_column(name, overflow="fold")
+    for row in rows:
+        table.add_row(
+            str(row.tracking_id),
+            row.opd or "(unassigned)",
+            _when(row.created_at),
+            row.content if row.content is not None else RAHASIA_MARK,
+        )
+    return table
