@@ -6,7 +6,7 @@ calendar. The rules (README, "SLA clock rules"):
 - Start: `disposed_at`, or `created_at` when the report has no disposition time.
   A reassignment to another OPD does not restart the clock.
 - First follow-up: the earliest of the local follow-ups (`tindak_lanjut.created_at`,
-  DIPROSES or SELESAI) and the non-echo INSTANSI follow-ups listed upstream
+  DIPROSES or SELESAI, except those an admin cancelled in the outbox) and the non-echo INSTANSI follow-ups listed upstream
   (answers given on the LAPOR! site directly). Echoes of our own pushed
   follow-ups are not counted: the local row stands for them with the local time.
   When none is known but the report was seen DIPROSES, SELESAI or DITUTUP, the

@@ -35,6 +35,7 @@ from lapor_bridge.store.tables import (
     UpstreamFollowUp as UpstreamFollowUpRow,
 )
 
+CANCELLED = "cancelled"  # lapor_bridge.outbox.states.State.CANCELLED
 CHUNK = 1000  # ids per bulk query (well under SQLite's and psycopg's parameter limits)
 _UPSERT_BATCH = 2000
 
@@ -90,7 +91,10 @@ def _load_facts(session: Session, ids: list[int] | None) -> list[ReportFacts]:
         Report.transferred_at,
         Assignment.complex,
     ).outerjoin(Assignment, Assignment.tracking_id == Report.tracking_id)
-    local = select(TindakLanjut.tracking_id, TindakLanjut.created_at, TindakLanjut.status)
+    # a follow-up an admin withdrew (outbox `cancelled`) was never an answer
+    local = select(TindakLanjut.tracking_id, TindakLanjut.created_at, TindakLanjut.status).where(
+        TindakLanjut.state != CANCELLED
+    )
     upstream = select(
         UpstreamFollowUpRow.tracking_id,
         UpstreamFollowUpRow.created_at,
@@ -105,10 +109,10 @@ def _load_facts(session: Session, ids: list[int] | None) -> list[ReportFacts]:
 
     conn = session.connection()  # Core rows: the ORM layer adds nothing here
     local_by_id: dict[int, list[LocalFollowUp]] = defaultdict(list)
-    for tracking_id, at, status in conn.execute(local):
+    for tracking_id, at, status in conn.execute(local).all():
         local_by_id[tracking_id].append(LocalFollowUp(at, status))
     upstream_by_id: dict[int, list[UpstreamFollowUp]] = defaultdict(list)
-    for tracking_id, at, author, status, is_echo in conn.execute(upstream):
+    for tracking_id, at, author, status, is_echo in conn.execute(upstream).all():
         upstream_by_id[tracking_id].append(UpstreamFollowUp(at, author, status, is_echo))
     return [
         ReportFacts(
@@ -132,7 +136,7 @@ def _load_facts(session: Session, ids: list[int] | None) -> list[ReportFacts]:
             transferred,
             transferred_at,
             complex_case,
-        ) in conn.execute(reports)
+        ) in conn.execute(reports).all()
     ]
 
 
@@ -192,15 +196,19 @@ def _upsert(session: Session, clocks: list[Clock], now: datetime) -> int:
     sql, order = _upsert_sql(conn.dialect)
     as_text = conn.dialect.name == "sqlite"
 
+    memo: dict[datetime, datetime | str] = {}  # due times repeat a lot (local midnights)
+
     def stored(value: datetime | None) -> datetime | str | None:
         if value is None:
             return None
-        if value.tzinfo is not UTC:
-            value = value.astimezone(UTC)
-        naive = value.replace(tzinfo=None)
-        return naive.isoformat(" ", "microseconds") if as_text else naive
+        found = memo.get(value)
+        if found is None:
+            naive = value.astimezone(UTC).replace(tzinfo=None)
+            found = memo[value] = naive.isoformat(" ", "microseconds") if as_text else naive
+        return found
 
     computed_at = stored(now)
+    reorder = order is not None and order != _COLUMNS
     rows: list[Any] = []
     for clock in clocks:
         elapsed = clock.elapsed
@@ -216,7 +224,10 @@ def _upsert(session: Session, clocks: list[Clock], now: datetime) -> int:
             None if elapsed is None else int(elapsed.total_seconds()),
             computed_at,
         )
-        rows.append(values if order is None else tuple(values[_INDEX[name]] for name in order))
+        if reorder:
+            assert order is not None
+            values = tuple(values[_INDEX[name]] for name in order)
+        rows.append(values)
     if order is None:  # named parameters
         rows = [dict(zip(_COLUMNS, values, strict=True)) for values in rows]
     for i in range(0, len(rows), _UPSERT_BATCH):

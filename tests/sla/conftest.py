@@ -76,7 +76,9 @@ def assign(session: Session, tracking_id: int, opd: str, *, complex_case: bool =
     session.add(row)
 
 
-def add_local(session: Session, tracking_id: int, at: str, status: str = "DIPROSES") -> None:
+def add_local(
+    session: Session, tracking_id: int, at: str, status: str = "DIPROSES", *, state: str = "sent"
+) -> None:
     session.add(
         TindakLanjut(
             tracking_id=tracking_id,
@@ -85,6 +87,7 @@ def add_local(session: Session, tracking_id: int, at: str, status: str = "DIPROS
             status=status,
             content="tindak lanjut",
             created_at=w(at),
+            state=state,
         )
     )
 

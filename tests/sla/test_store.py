@@ -46,8 +46,9 @@ def seed(engine: Engine) -> None:
         add_report(s, 5, "2026-03-18 10:00", opd="DPU")
         add_local(s, 5, "2026-03-18 20:00", "SELESAI")
         add_upstream(s, 5, "2026-03-19 18:00", author="PELAPOR")
-        # 6: never asked for in the subset refresh
+        # 6: never asked for in the subset refresh; its only follow-up was withdrawn
         add_report(s, 6, "2026-03-02 10:00", opd="DPU")
+        add_local(s, 6, "2026-03-02 11:00", "SELESAI", state="cancelled")
 
 
 def test_refresh_clocks_from_stored_rows(engine: Engine, policies: SlaPolicies) -> None:
