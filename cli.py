@@ -206,6 +206,82 @@ def status(as_json: bool = typer.Option(False, "--json")) -> None:
 
 # --- mapping commands --------------------------------------------------------
 
+mappings_app = typer.Typer(
+    no_args_is_help=True, help="The routing of reports to OPD (mappings/units.yaml, rules.yaml)."
+)
+app.add_typer(mappings_app, name="mappings")
+
+
+@mappings_app.command("check")
+@bridge_command
+def mappings_check() -> None:
+    """Validate the mapping files: errors (exit 3) and warnings, each with file:line."""
+    from lapor_bridge.mapping.commands import check
+
+    check(runtime())
+
+
+@mappings_app.command("explain")
+@bridge_command
+def mappings_explain(
+    tracking_id: int = typer.Argument(..., help="the report's LAPOR! tracking id"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Which rule sends a report where, on what, and why the rules before it did not match."""
+    from lapor_bridge.mapping.commands import show_explanation
+
+    show_explanation(runtime(), tracking_id, fmt="json" if as_json else "text")
+
+
+@mappings_app.command("status")
+@bridge_command
+def mappings_status(
+    opd: str | None = typer.Option(None, "--opd", help="only this OPD code"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Reports per OPD by state, unmapped reports, topics without rule, idle rules."""
+    from lapor_bridge.mapping.commands import show_status
+
+    show_status(runtime(), opd=opd, fmt="json" if as_json else "table")
+
+
+@app.command()
+@bridge_command
+def remap(
+    dry_run: bool = typer.Option(False, "--dry-run", help="show what would move; change nothing"),
+) -> None:
+    """Apply the mapping to every stored report (after editing mappings/), showing what moves."""
+    from lapor_bridge.mapping.commands import remap as run_remap
+
+    run_remap(runtime(), dry_run=dry_run)
+
+
+@app.command()
+@bridge_command
+def assign(
+    tracking_id: int = typer.Argument(..., help="the report's LAPOR! tracking id"),
+    opd: str = typer.Argument(..., help="the unit code from mappings/units.yaml"),
+    reason: str = typer.Option(..., "--reason", help="why (kept in the assignment history)"),
+    by: str | None = typer.Option(None, "--by", help="your name (default: the login name)"),
+) -> None:
+    """Assign a report to an OPD by hand: beats the rules and survives remaps."""
+    from lapor_bridge.mapping.commands import assign as run_assign
+
+    run_assign(runtime(), tracking_id, opd, reason=reason, by=by)
+
+
+@app.command()
+@bridge_command
+def unassign(
+    tracking_id: int = typer.Argument(..., help="the report's LAPOR! tracking id"),
+    reason: str = typer.Option(..., "--reason", help="why (kept in the assignment history)"),
+    by: str | None = typer.Option(None, "--by", help="your name (default: the login name)"),
+) -> None:
+    """Remove a manual assignment: the rules decide again."""
+    from lapor_bridge.mapping.commands import unassign as run_unassign
+
+    run_unassign(runtime(), tracking_id, reason=reason, by=by)
+
 
 # --- SLA commands ------------------------------------------------------------
 

@@ -156,7 +156,11 @@ class SyncRun(SQLModel, table=True):
 
 
 class Assignment(SQLModel, table=True):
-    """Which OPD answers a report now, and why."""
+    """Which OPD answers a report now, and why (written by lapor_bridge.mapping only).
+
+    A manual assignment (mapped_by "manual") is never changed by the rules;
+    a transferred report keeps its last assignment and is not remapped.
+    """
 
     __tablename__ = "assignment"
 
@@ -164,9 +168,10 @@ class Assignment(SQLModel, table=True):
     opd: str = Field(index=True)
     co_opd: list[str] | None = _json()
     complex: bool = False
-    mapped_by: str  # "rule:<id>", "manual" or "default"
+    mapped_by: str = Field(index=True)  # "rule:<id>", "manual" or "default"
     reason: str | None = Field(default=None, sa_column=Column(Text))
     assigned_at: datetime = _time()
+    assigned_by: str | None = None  # "sync", "remap", or the admin's name
 
 
 class AssignmentHistory(SQLModel, table=True):
@@ -179,8 +184,11 @@ class AssignmentHistory(SQLModel, table=True):
     at: datetime = _time()
     actor: str  # "sync", "remap", or the admin's name for manual assignments
     from_opd: str | None = None
+    from_mapped_by: str | None = None
     to_opd: str
     mapped_by: str
+    co_opd: list[str] | None = _json()
+    complex: bool = False
     reason: str | None = Field(default=None, sa_column=Column(Text))
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 17:05:22.172374
+Create Date: 2026-11-28 16:57:24.082856
 """
 
 from __future__ import annotations
@@ -31,9 +31,11 @@ def upgrade() -> None:
         sa.Column("mapped_by", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("assigned_at", lapor_bridge.store.types.UTCDateTime(), nullable=False),
+        sa.Column("assigned_by", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.PrimaryKeyConstraint("tracking_id"),
     )
     with op.batch_alter_table("assignment", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_assignment_mapped_by"), ["mapped_by"], unique=False)
         batch_op.create_index(batch_op.f("ix_assignment_opd"), ["opd"], unique=False)
 
     op.create_table(
@@ -43,8 +45,11 @@ def upgrade() -> None:
         sa.Column("at", lapor_bridge.store.types.UTCDateTime(), nullable=False),
         sa.Column("actor", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("from_opd", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+        sa.Column("from_mapped_by", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("to_opd", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("mapped_by", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("co_opd", lapor_bridge.store.types.JSONText(), nullable=True),
+        sa.Column("complex", sa.Boolean(), nullable=False),
         sa.Column("reason", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -269,6 +274,7 @@ def downgrade() -> None:
     op.drop_table("assignment_history")
     with op.batch_alter_table("assignment", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_assignment_opd"))
+        batch_op.drop_index(batch_op.f("ix_assignment_mapped_by"))
 
     op.drop_table("assignment")
     # ### end Alembic commands ###

@@ -1,0 +1,168 @@
+"""Why a report is assigned where it is: the rule that matched and on what,
+and for every rule before it, why it did not match.
+
+The explanation never carries the report's content, and for a RAHASIA
+report not even its title: only ids, codes, places and the rules' own words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from lapor_bridge.mapping.apply import MappingRequestError
+from lapor_bridge.mapping.match import check_rule, report_facts, route, why
+from lapor_bridge.mapping.model import MANUAL, Mapping
+from lapor_bridge.mapping.topics import load_topic_tree, topic_names
+from lapor_bridge.store.tables import Assignment, AssignmentHistory, Report
+
+
+@dataclass(frozen=True)
+class RuleVerdict:
+    rule_id: str
+    where: str  # file:line
+    opd: str
+    matched: bool
+    reason: str  # what matched, or why not
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: datetime
+    actor: str
+    from_opd: str | None
+    to_opd: str
+    mapped_by: str
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Explanation:
+    tracking_id: int
+    title: str | None  # None for RAHASIA reports
+    privacy: str
+    topic: str  # "101 Jalan Rusak < 100 Infrastruktur"
+    kecamatan: str | None
+    desa: str | None
+    channel: str
+    masbupsiaga: bool
+    classification: str
+    transferred: bool
+    rules_say: str  # the unit the rules choose now
+    rules_mapped_by: str
+    rules_reason: str
+    matched: RuleVerdict | None
+    earlier: tuple[RuleVerdict, ...]  # every rule before the match (all rules if none matched)
+    assigned_opd: str | None  # what is stored now
+    assigned_mapped_by: str | None
+    assigned_reason: str | None
+    assigned_at: datetime | None
+    assigned_by: str | None
+    notes: tuple[str, ...]
+    history: tuple[HistoryEntry, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def explain(session: Session, mapping: Mapping, tracking_id: int) -> Explanation:
+    report = session.get(Report, tracking_id)
+    if report is None:
+        raise MappingRequestError(
+            f"no report {tracking_id} in the store; check the tracking id or run `lapor-bridge sync` first"
+        )
+    tree = load_topic_tree(session) or {}
+    names = topic_names(session)
+    facts = report_facts(
+        tree,
+        tracking_id=report.tracking_id,
+        title=report.title,
+        content=report.content,
+        topic_id=report.topic_id,
+        kecamatan=report.kecamatan,
+        desa=report.desa,
+        channel=report.channel,
+        classification=report.classification,
+        masbupsiaga=report.masbupsiaga,
+    )
+    answer = route(mapping, facts)
+    verdicts: list[RuleVerdict] = []
+    matched: RuleVerdict | None = None
+    for rule in mapping.rules:
+        result = check_rule(rule, facts)
+        verdict = RuleVerdict(rule.id, rule.where, rule.opd, result.matched, result.summary())
+        if result.matched:
+            matched = verdict
+            break
+        verdicts.append(verdict)
+
+    assignment = session.get(Assignment, tracking_id)
+    notes = _notes(report, assignment, answer.opd, answer.mapped_by)
+    history = session.execute(
+        select(AssignmentHistory)
+        .where(AssignmentHistory.tracking_id == tracking_id)
+        .order_by(AssignmentHistory.id)  # type: ignore[arg-type]
+    ).scalars()
+    return Explanation(
+        tracking_id=tracking_id,
+        title=None if report.privacy == "RAHASIA" else report.title,
+        privacy=report.privacy,
+        topic=_topic(report.topic_id, facts.topic_path, names),
+        kecamatan=report.kecamatan,
+        desa=report.desa,
+        channel=report.channel,
+        masbupsiaga=report.masbupsiaga,
+        classification=report.classification,
+        transferred=report.transferred,
+        rules_say=answer.opd,
+        rules_mapped_by=answer.mapped_by,
+        rules_reason=why(answer, facts),
+        matched=matched,
+        earlier=tuple(verdicts),
+        assigned_opd=assignment.opd if assignment else None,
+        assigned_mapped_by=assignment.mapped_by if assignment else None,
+        assigned_reason=assignment.reason if assignment else None,
+        assigned_at=assignment.assigned_at if assignment else None,
+        assigned_by=assignment.assigned_by if assignment else None,
+        notes=notes,
+        history=tuple(
+            HistoryEntry(h.at, h.actor, h.from_opd, h.to_opd, h.mapped_by, h.reason)
+            for h in history
+        ),
+    )
+
+
+def _topic(topic_id: int | None, path: tuple[int, ...], names: dict[int, str]) -> str:
+    if topic_id is None:
+        return "none"
+    return " < ".join(f"{tid} {names.get(tid, '(not in the synced topic tree)')}" for tid in path)
+
+
+def _notes(
+    report: Report, assignment: Assignment | None, opd: str, mapped_by: str
+) -> tuple[str, ...]:
+    notes: list[str] = []
+    if report.transferred:
+        notes.append(
+            "transferred to another body on LAPOR!: it keeps its last assignment and is not remapped"
+        )
+    if assignment is None:
+        if not report.transferred:
+            notes.append(
+                "not assigned yet: run `lapor-bridge remap` (or the next sync) to assign it"
+            )
+    elif assignment.mapped_by == MANUAL:
+        notes.append(
+            f"assigned by hand to {assignment.opd} by {assignment.assigned_by or 'an admin'}: "
+            "a manual assignment beats the rules and survives remaps"
+        )
+    elif not report.transferred and (assignment.opd, assignment.mapped_by) != (opd, mapped_by):
+        notes.append(
+            f"the stored assignment ({assignment.opd}, {assignment.mapped_by}) differs from what the "
+            "rules say now: run `lapor-bridge remap --dry-run` to see what a remap would move"
+        )
+    return tuple(notes)
