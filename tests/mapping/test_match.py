@@ -254,3 +254,41 @@ def test_check_rule_agrees_with_rule_matches_and_says_why(tmp_path):
         check_rule(rule, cases[3]).summary()
         == "none of the keywords banjir, jalan rusak in title or content"
     )
+
+
+def test_router_gives_the_same_answers_and_reasons_as_route():
+    """The bulk path (per-topic candidate rules, cached reasons) must agree with
+    the plain first-match loop on the shipped mapping."""
+    from pathlib import Path
+
+    from lapor_bridge.mapping import load_mapping
+    from lapor_bridge.mapping.match import Router, why
+
+    from .conftest import SEED_TOPICS
+
+    mapping = load_mapping(Path(__file__).resolve().parents[2] / "mappings", topics=SEED_TOPICS)
+    router = Router(mapping, SEED_TOPICS)
+    texts = [
+        "Banjir rob",
+        "tanah longsor",
+        "pungutan liar",
+        "jalan rusak",
+        "informasi dana desa",
+        "",
+    ]
+    seen = set()
+    for topic in (*SEED_TOPICS, None, 4242):
+        for text in texts:
+            for kecamatan in ("Ulujami", "Moga", None):
+                for channel, programme in (("SMS", True), ("WEB", False)):
+                    for classification in ("PENGADUAN", "PERMINTAAN_INFORMASI"):
+                        case = facts(
+                            topic=topic, content=text, kecamatan=kecamatan, channel=channel,
+                            masbupsiaga=programme, classification=classification,
+                        )  # fmt: skip
+                        expected = route(mapping, case)
+                        got = router.route(case)
+                        assert got == expected, case
+                        assert router.why(got, case) == why(expected, case), case
+                        seen.add(got.mapped_by)
+    assert len(seen) > 25  # most rules were reached
