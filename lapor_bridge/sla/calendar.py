@@ -4,9 +4,10 @@ National holidays come from the `holidays` library (`holidays.Indonesia`):
 its `public` category holds the public holidays (libur nasional) and its
 `government` category holds the collective leave days of civil servants
 (cuti bersama, "Cuti Bersama Hari Raya Idul Fitri" and the like), set by
-decree year by year; the library has them for the years it knows the decree
-of (up to 2027 in holidays 0.109), nothing for later years. Islamic holidays
-of future years are the library's estimates until the decree is known.
+decree year by year. holidays 0.109 has cuti bersama for 2002-2027 and none
+for later years (they appear when the library learns the decree: upgrade it
+each year). Lunar holidays of years without a decree are the library's own
+computation.
 
 The working-day rule (one documented decision):
     A clock of N working days that starts at time t is due at the end (24:00

@@ -25,15 +25,8 @@ from lapor_bridge.sla.clock import (
     compute_clock,
 )
 from lapor_bridge.sla.policy import SlaPolicies, default_policies
-from lapor_bridge.store.tables import (
-    Assignment,
-    Report,
-    SlaClock,
-    TindakLanjut,
-)
-from lapor_bridge.store.tables import (
-    UpstreamFollowUp as UpstreamFollowUpRow,
-)
+from lapor_bridge.store.tables import Assignment, Report, SlaClock, TindakLanjut
+from lapor_bridge.store.tables import UpstreamFollowUp as UpstreamFollowUpRow
 
 CANCELLED = "cancelled"  # lapor_bridge.outbox.states.State.CANCELLED
 CHUNK = 1000  # ids per bulk query (well under SQLite's and psycopg's parameter limits)
@@ -54,6 +47,7 @@ def refresh_clocks(
     Returns the number of clock rows written.
     """
     policies = policies if policies is not None else default_policies()
+    session.flush()  # the caller's pending rows (a new follow-up) must be seen below
     written = 0
     for chunk in _chunks(tracking_ids):
         facts = _load_facts(session, chunk)

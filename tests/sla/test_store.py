@@ -95,7 +95,6 @@ def test_refresh_all_upserts_and_follows_new_events(engine: Engine, policies: Sl
     later = NOW + timedelta(hours=1)
     with write_session(engine) as session:  # a liaison records a follow-up, then refreshes
         add_local(session, 6, "2026-03-20 12:30", "SELESAI")
-        session.flush()
         refresh_clocks(session, [6], now=later, policies=policies)
     got = clocks(engine)
     assert got[(6, "nasional-5hk")].stopped_at == w("2026-03-20 12:30")
@@ -108,9 +107,8 @@ def test_reassignment_keeps_the_start(engine: Engine, policies: SlaPolicies) -> 
         add_report(s, 7, "2026-03-02 10:00", opd="DPU")
     with write_session(engine) as session:
         refresh_clocks(session, [7], now=NOW, policies=policies)
-    with write_session(engine) as session:
+    with write_session(engine) as session:  # pending, not flushed: refresh_clocks flushes
         assign(session, 7, "DINKES", complex_case=True)
-        session.flush()
         refresh_clocks(session, [7], now=NOW, policies=policies)
     clock = clocks(engine)[(7, "bupati-24h")]
     assert clock.started_at == w("2026-03-02 10:00")
