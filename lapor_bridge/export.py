@@ -61,7 +61,11 @@ def sla_columns(policy: str) -> tuple[str, str]:
 
 
 def export_rows(
-    engine: Engine, *, policies: Sequence[str] = (), now: datetime | None = None
+    engine: Engine,
+    *,
+    policies: Sequence[str] = (),
+    now: datetime | None = None,
+    masbupsiaga_only: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Every report as an export row, in tracking_id order, with `due_at` and
     `sla_state` per SLA policy (the state as of `now`)."""
@@ -103,6 +107,8 @@ def export_rows(
         .order_by(Report.tracking_id)
         .execution_options(yield_per=2000)
     )
+    if masbupsiaga_only:
+        query = query.where(Report.masbupsiaga.is_(True))
     for clock, policy in clocks:
         query = query.outerjoin(
             clock, and_(clock.tracking_id == Report.tracking_id, clock.policy == policy)
@@ -119,10 +125,17 @@ def export_rows(
             yield out
 
 
-def write_export(engine: Engine, out: IO[str], *, fmt: str, policies: Sequence[str] = ()) -> int:
+def write_export(
+    engine: Engine,
+    out: IO[str],
+    *,
+    fmt: str,
+    policies: Sequence[str] = (),
+    masbupsiaga_only: bool = False,
+) -> int:
     """Write every row as `jsonl` or `csv`; returns the number of rows."""
     count = 0
-    rows = export_rows(engine, policies=policies)
+    rows = export_rows(engine, policies=policies, masbupsiaga_only=masbupsiaga_only)
     if fmt == "jsonl":
         for row in rows:
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
