@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +20,7 @@ import typer
 from lapor_bridge.errors import BridgeError
 from lapor_bridge.runtime import Runtime
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+app = typer.Typer(no_args_is_help=True, add_completion=False)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -38,6 +39,21 @@ def bridge_command(func: F) -> F:
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+@app.callback()
+def _global_options(
+    verbose: int = typer.Option(
+        0,
+        "--verbose",
+        "-v",
+        count=True,
+        help="-v: retries and warnings on stderr; -vv: every request",
+    ),
+) -> None:
+    """lapor-bridge: SP4N-LAPOR! <-> the regency's OPD. Pull, map, SLA, push."""
+    level = {0: logging.ERROR, 1: logging.WARNING}.get(verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def runtime() -> Runtime:
@@ -149,19 +165,28 @@ def export(
     output: Path | None = typer.Option(
         None, "--output", "-o", help="file to write (default: stdout)"
     ),
+    masbupsiaga: bool = typer.Option(
+        False, "--masbupsiaga", help="only Mas Bup Siaga reports (SMS keyword or #masbupsiaga)"
+    ),
 ) -> None:
     """One row per report (RAHASIA titles withheld, no reporter identity)."""
     from lapor_bridge.export import write_export
+    from lapor_bridge.sla import default_policies
 
     if fmt not in ("jsonl", "csv"):
         raise typer.BadParameter("use jsonl or csv", param_hint="--format")
-    engine = runtime().engine
+    rt = runtime()
+    policies = list(default_policies(rt.settings.mappings_dir).policies)
     if output is None:
-        write_export(engine, sys.stdout, fmt=fmt)
+        write_export(
+            rt.engine, sys.stdout, fmt=fmt, policies=policies, masbupsiaga_only=masbupsiaga
+        )
         return
     tmp = output.with_name(output.name + ".part")
     with tmp.open("w", encoding="utf-8", newline="") as out:
-        count = write_export(engine, out, fmt=fmt)
+        count = write_export(
+            rt.engine, out, fmt=fmt, policies=policies, masbupsiaga_only=masbupsiaga
+        )
     tmp.replace(output)
     typer.echo(f"exported {count} reports to {output}", err=True)
 
@@ -325,7 +350,9 @@ def sla(
 @sla_app.command("summary")
 @bridge_command
 def sla_summary(
-    since: str | None = typer.Option(None, help="only clocks started on/after, e.g. 2026-01-01 (WIB)"),
+    since: str | None = typer.Option(
+        None, help="only clocks started on/after, e.g. 2026-01-01 (WIB)"
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Per OPD: counts by state, share met on time, median and p90 time to the stop event."""
