@@ -27,6 +27,7 @@ from lapor_bridge.mapping.model import Mapping
 from lapor_bridge.mapping.status import mapping_status
 from lapor_bridge.mapping.topics import load_topic_tree
 from lapor_bridge.runtime import Runtime
+from lapor_bridge.sla import default_policies, refresh_clocks
 from lapor_bridge.store import read_session, write_session
 from lapor_bridge.timeutil import utcnow
 
@@ -182,12 +183,21 @@ def remap(rt: Runtime, *, dry_run: bool) -> RemapResult:
     """Apply the mapping to every stored report; print what moves where."""
     mapping = load_for_store(rt)
     session_of = read_session if dry_run else write_session
+    now = utcnow()
     with session_of(rt.engine) as session:
-        result = assign_reports(
-            session, mapping, None, actor="remap", now=utcnow(), dry_run=dry_run
-        )
+        result = assign_reports(session, mapping, None, actor="remap", now=now, dry_run=dry_run)
+        if not dry_run:  # a move can change the complex flag, hence due times
+            _refresh_clocks(rt, session, [c.tracking_id for c in result.changes], now)
         _print_moves(result)
     return result
+
+
+def _refresh_clocks(rt: Runtime, session: Any, tracking_ids: list[int], now: Any) -> None:
+    """Clocks keep their start on reassignment, but `complex` changes the due time."""
+    if tracking_ids:
+        refresh_clocks(
+            session, tracking_ids, now=now, policies=default_policies(rt.settings.mappings_dir)
+        )
 
 
 def _print_moves(result: RemapResult) -> None:
@@ -229,6 +239,7 @@ def assign(
     rt: Runtime, tracking_id: int, opd: str, *, reason: str, by: str | None
 ) -> AssignmentChange:
     mapping = load_for_store(rt)
+    now = utcnow()
     with write_session(rt.engine) as session:
         change = assign_manual(
             session,
@@ -237,8 +248,9 @@ def assign(
             opd,
             reason=reason,
             actor=by or default_actor(),
-            now=utcnow(),
+            now=now,
         )
+        _refresh_clocks(rt, session, [tracking_id], now)
     _console().print(
         f"report {tracking_id}: {change.from_opd or '(unassigned)'} -> {change.to_opd} (manual; "
         "the rules will not move it until `lapor-bridge unassign`)",
@@ -249,10 +261,12 @@ def assign(
 
 def unassign(rt: Runtime, tracking_id: int, *, reason: str, by: str | None) -> AssignmentChange:
     mapping = load_for_store(rt)
+    now = utcnow()
     with write_session(rt.engine) as session:
         change = unassign_manual(
-            session, mapping, tracking_id, reason=reason, actor=by or default_actor(), now=utcnow()
+            session, mapping, tracking_id, reason=reason, actor=by or default_actor(), now=now
         )
+        _refresh_clocks(rt, session, [tracking_id], now)
     _console().print(
         f"report {tracking_id}: {change.from_opd} -> {change.to_opd} ({change.mapped_by}): {change.reason}",
         markup=False,

@@ -192,3 +192,44 @@ def test_assign_refuses_unknown_report(cli_store):
     with write_session(cli_store) as session:
         assert session.execute(select(func.count()).select_from(Report)).scalar_one() == 4
     assert NOW  # the fixture's clock is the store's clock
+
+
+def test_remap_that_makes_a_case_complex_moves_its_due_time_not_its_start(
+    make_simulator, make_runtime, sqlite_url, tmp_path
+):
+    from datetime import timedelta
+
+    from lapor_bridge.mapping.commands import remap
+    from lapor_bridge.store.tables import SlaClock
+
+    sim = make_simulator(initial_reports=200)
+    rt = make_runtime(sim, sqlite_url)
+    run_sync(rt, push=False)
+
+    def clocks() -> dict[int, tuple]:
+        with read_session(rt.engine) as session:
+            rows = session.execute(
+                select(SlaClock.tracking_id, SlaClock.started_at, SlaClock.due_at)
+                .join(Report, Report.tracking_id == SlaClock.tracking_id)
+                .where(SlaClock.policy == "bupati-24h", Report.topic_id == 101)
+            ).all()
+        return {tid: (start, due) for tid, start, due in rows}
+
+    before = clocks()
+    assert before and all(due - start == timedelta(hours=24) for start, due in before.values())
+
+    edited = tmp_path / "mappings"
+    shutil.copytree(REPO / "mappings", edited)
+    rules = (edited / "rules.yaml").read_text()
+    rules = rules.replace(
+        "    when: {topic: 100}          # jalan, jembatan, drainase, irigasi\n    opd: DPUPR\n",
+        "    when: {topic: 100}\n    opd: DPUPR\n    complex: true\n",
+    )
+    (edited / "rules.yaml").write_text(rules)
+    remap(make_runtime(sim, sqlite_url, mappings_dir=edited), dry_run=False)
+
+    after = clocks()
+    assert after.keys() == before.keys()
+    for tid, (start, due) in after.items():
+        assert start == before[tid][0]  # the citizen has waited all along
+        assert due - start == timedelta(hours=48)
