@@ -110,7 +110,8 @@ def pull_window(
             if stalled >= MAX_STALLED_RESTARTS:
                 raise UpstreamError(
                     f"listing cursors expired {stalled} times in a row without progress at "
-                    f"{rfc3339(position)}; lower LAPOR_BRIDGE_PAGE_LIMIT or check the server"
+                    f"{rfc3339(position)} (more reports share that second than a page holds): raise "
+                    "LAPOR_BRIDGE_PAGE_LIMIT (up to 500), or ask the API operator about cursor lifetime"
                 ) from None
             log.warning("cursor expired; restarting the window from %s", rfc3339(position))
             restart_position, cursor, guard = position, None, CursorGuard()
