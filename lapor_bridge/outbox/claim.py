@@ -21,14 +21,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, exists, or_, update
+from sqlalchemy import Engine, and_, bindparam, case, exists, func, or_, update
 from sqlalchemy.orm import aliased
-from sqlmodel import select
+from sqlmodel import Session, col, select
 
-from lapor_bridge.outbox.states import CLAIMABLE, SETTLED, State, Transition
+from lapor_bridge.outbox.states import CLAIMABLE, SETTLED, State, Transition, add_note
 from lapor_bridge.store import write_session
 from lapor_bridge.store.db import is_sqlite
 from lapor_bridge.store.tables import TindakLanjut
+from lapor_bridge.store.types import UTCDateTime
+from lapor_bridge.timeutil import utcnow
 
 
 @dataclass(frozen=True)
@@ -48,32 +50,42 @@ class ClaimedItem:
     lease_until: datetime
 
 
-def claimable_condition(now: datetime) -> Any:
-    """SQL condition: due now, and the head of its report's queue."""
+def _claimable(now: Any) -> Any:
+    """SQL condition: due at `now`, and the head of its report's queue."""
     item = TindakLanjut
     earlier = aliased(TindakLanjut)
     due = or_(
         and_(
-            item.state.in_(CLAIMABLE),
-            or_(item.next_attempt_at.is_(None), item.next_attempt_at <= now),
+            col(item.state).in_(CLAIMABLE),
+            or_(col(item.next_attempt_at).is_(None), col(item.next_attempt_at) <= now),
         ),
-        and_(item.state == State.SENDING, item.lease_until < now),
+        and_(item.state == State.SENDING, col(item.lease_until) < now),
     )
     waits = exists().where(
         earlier.tracking_id == item.tracking_id,
-        earlier.id < item.id,
-        earlier.state.not_in(SETTLED),
+        earlier.id < item.id,  # type: ignore[operator]
+        col(earlier.state).not_in(SETTLED),
     )
     return and_(due, ~waits)
 
 
+# Built once (building the aliased subquery costs milliseconds); `now` is bound per call.
+_NOW = bindparam("claim_now", type_=UTCDateTime())
+_CLAIM = select(TindakLanjut).where(_claimable(_NOW)).order_by(col(TindakLanjut.id)).limit(1)
+_CLAIM_SKIP_LOCKED = _CLAIM.with_for_update(skip_locked=True, of=TindakLanjut)
+_COUNT_DUE = select(func.count()).select_from(TindakLanjut).where(_claimable(_NOW))
+
+
+def count_due(session: Session, *, now: datetime) -> int:
+    """How many items a worker could claim at `now`."""
+    return int(session.execute(_COUNT_DUE, {"claim_now": now}).scalar_one())
+
+
 def claim_next(engine: Engine, *, worker: str, now: datetime, lease_s: float) -> ClaimedItem | None:
     """Claim the oldest claimable item for `worker`, or None when nothing is due."""
-    query = select(TindakLanjut).where(claimable_condition(now)).order_by(TindakLanjut.id).limit(1)
-    if not is_sqlite(engine):
-        query = query.with_for_update(skip_locked=True, of=TindakLanjut)
+    query = _CLAIM if is_sqlite(engine) else _CLAIM_SKIP_LOCKED
     with write_session(engine) as session:
-        item = session.exec(query).first()
+        item = session.execute(query, {"claim_now": now}).scalars().first()
         if item is None:
             return None
         before = State(item.state)
@@ -121,7 +133,14 @@ def renew_lease(
         return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-def finish(engine: Engine, claimed: ClaimedItem, *, worker: str, transition: Transition) -> bool:
+def finish(
+    engine: Engine,
+    claimed: ClaimedItem,
+    *,
+    worker: str,
+    transition: Transition,
+    now: datetime | None = None,
+) -> bool:
     """Write the outcome of an attempt; False when the lease was lost meanwhile
     (another worker reclaimed it, or a pulled echo already marked it sent)."""
     values: dict[str, Any] = {
@@ -140,6 +159,10 @@ def finish(engine: Engine, claimed: ClaimedItem, *, worker: str, transition: Tra
             "last_status": transition.last_status,
             "errors": list(transition.errors) if transition.errors else None,
         }
+    if transition.note:
+        line = add_note(None, now or transition.sent_at or utcnow(), transition.note)
+        note = col(TindakLanjut.note)
+        values["note"] = case((note.is_(None), line), else_=note + "\n" + line)
     with write_session(engine) as session:
         result = session.execute(
             update(TindakLanjut).where(_held(claimed, worker)).values(**values)

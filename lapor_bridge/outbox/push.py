@@ -29,15 +29,14 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from pydantic import ValidationError
-from sqlalchemy import Engine, func
-from sqlmodel import select
+from sqlalchemy import Engine
 
 from lapor_bridge.config import Settings
 from lapor_bridge.errors import ConfigError, RateLimited, Rejected, Unauthorized, Unavailable
 from lapor_bridge.outbox.claim import (
     ClaimedItem,
     claim_next,
-    claimable_condition,
+    count_due,
     finish,
     renew_lease,
 )
@@ -56,7 +55,7 @@ from lapor_bridge.outbox.states import (
 )
 from lapor_bridge.runtime import Runtime
 from lapor_bridge.store import read_session, write_session
-from lapor_bridge.store.tables import SyncRun, TindakLanjut
+from lapor_bridge.store.tables import SyncRun
 from lapor_bridge.timeutil import utcnow
 from lapor_bridge.upstream.models import Attachment, FollowUpIn, FollowUpStatus
 
@@ -206,7 +205,8 @@ def push_outbox(
                 "the items are tried again at their next attempt time"
             )
             break
-    summary.due_left = count_due(engine, now=now_fn())
+    with read_session(engine) as session:
+        summary.due_left = count_due(session, now=now_fn())
     return summary
 
 
@@ -314,12 +314,6 @@ def _error_of(outcome: Outcome) -> str:
     return getattr(outcome, "error", type(outcome).__name__)
 
 
-def count_due(engine: Engine, *, now: datetime) -> int:
-    with read_session(engine) as session:
-        query = select(func.count()).select_from(TindakLanjut).where(claimable_condition(now))
-        return int(session.exec(query).one())
-
-
 # --- the `push` command -------------------------------------------------------
 
 
@@ -353,7 +347,6 @@ def run_push(runtime: Runtime, *, deadline: float | None = None) -> PushSummary:
 __all__ = [
     "FollowUpClient",
     "PushSummary",
-    "count_due",
     "follow_up_body",
     "longest_call_s",
     "new_worker_id",

@@ -74,6 +74,32 @@ def record_tindak_lanjut(
     transferred or closed, when no OPD is given or assigned, or when the
     status, text or an attachment URL is invalid.
     """
+    item = _insert(
+        session,
+        tracking_id,
+        status=status,
+        content=content,
+        opd=opd,
+        attachments=attachments,
+        created_by=created_by,
+        now=now,
+    )
+    refresh_clocks(session, [tracking_id], now=now, policies=policies)
+    return item
+
+
+def _insert(
+    session: Session,
+    tracking_id: int,
+    *,
+    status: str,
+    content: str,
+    opd: str | None,
+    attachments: Iterable[str],
+    created_by: str | None,
+    now: datetime,
+) -> TindakLanjut:
+    """The checks and the row of record_tindak_lanjut, without the SLA refresh."""
     report = session.get(Report, tracking_id)
     if report is None:
         raise InvalidFollowUp(
@@ -113,7 +139,6 @@ def record_tindak_lanjut(
     )
     session.add(item)
     session.flush()
-    refresh_clocks(session, [tracking_id], now=now, policies=policies)
     return item
 
 
@@ -299,23 +324,19 @@ def import_csv(
         for row in rows:
             try:
                 with session.begin_nested():
-                    item = _record_row(
-                        session, row, created_by=created_by, now=now, policies=policies
-                    )
+                    item = _record_row(session, row, created_by=created_by, now=now)
             except InvalidFollowUp as exc:
                 result.bad.append((row.line, exc.message))
             else:
                 result.recorded.append((row.line, item))
+        answered = sorted({item.tracking_id for _, item in result.recorded})
+        if answered:
+            refresh_clocks(session, answered, now=now, policies=policies)
     return result
 
 
 def _record_row(
-    session: Session,
-    row: CsvRow,
-    *,
-    created_by: str | None,
-    now: datetime,
-    policies: SlaPolicies | None,
+    session: Session, row: CsvRow, *, created_by: str | None, now: datetime
 ) -> TindakLanjut:
     if "__error__" in row.cells:
         raise InvalidFollowUp(row.cells["__error__"])
@@ -337,7 +358,7 @@ def _record_row(
             f"report {tracking_id} already has this follow-up (outbox #{duplicate.id}, "
             f"recorded {rfc3339(duplicate.created_at)}); remove the row if it is a repeat."
         )
-    return record_tindak_lanjut(
+    return _insert(
         session,
         tracking_id,
         status=cells.get("status", ""),
@@ -346,7 +367,6 @@ def _record_row(
         attachments=cells.get("attach", "").split(),
         created_by=created_by,
         now=now,
-        policies=policies,
     )
 
 

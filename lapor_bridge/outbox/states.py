@@ -133,6 +133,7 @@ class Transition:
     last_status: int | None = None
     errors: tuple[str, ...] | None = None
     stop_run: bool = False
+    note: str | None = None  # a line for the item's note (dated when written)
 
 
 def backoff_s(attempts: int, policy: RetryPolicy, rng: random.Random) -> float:
@@ -167,6 +168,12 @@ def next_state(
             last_error=None,
             upstream_id=outcome.upstream_id,
             sent_at=now,
+            note=(
+                f"found on LAPOR! (id {outcome.upstream_id}) after an uncertain attempt: "
+                "recorded as sent, not posted again"
+                if outcome.found_by_listing
+                else None
+            ),
         )
     if isinstance(outcome, Release):
         back = State.PENDING if attempt.state_before == State.PENDING else State.FAILED

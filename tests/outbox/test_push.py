@@ -98,6 +98,7 @@ def test_a_post_applied_but_unanswered_is_found_by_listing_not_posted_again(
     assert second.found_upstream == 1 and second.sent == 0
     assert stored.state == "sent" and not stored.uncertain
     assert stored.upstream_id == ours_upstream(sim)[0]["id"]
+    assert "found on LAPOR!" in stored.note and "not posted again" in stored.note
     assert len(posts(sim, tid)) == 1  # never posted twice
 
 

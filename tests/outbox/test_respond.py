@@ -162,6 +162,8 @@ def test_csv_good_rows_go_in_and_bad_rows_are_reported_by_line(reports, tmp_path
     assert stored[0].content == "Sudah dicek,\nmenunggu anggaran"
     assert stored[0].attachments == [{"url": "https://a.id/1.jpg"}, {"url": "https://a.id/2.jpg"}]
     assert not result.ok
+    with read_session(reports) as session:  # refreshed in the same transaction
+        assert session.get(SlaClock, (101, "nasional-5hk")).stopped_at == NOW
 
 
 def test_csv_from_excel_with_bom_semicolons_and_capital_headers(local, tmp_path):

@@ -1,0 +1,5 @@
+"""Rich assertion messages from the shared checks in helpers.py too."""
+
+import pytest
+
+pytest.register_assert_rewrite("tests.outbox.helpers")
