@@ -41,6 +41,7 @@ class ClaimedItem:
     tracking_id: int
     external_ref: str
     opd: str
+    unit: str | None
     status: str
     content: str
     attachments: list[dict[str, Any]]
@@ -102,6 +103,7 @@ def claim_next(engine: Engine, *, worker: str, now: datetime, lease_s: float) ->
             tracking_id=item.tracking_id,
             external_ref=item.external_ref,
             opd=item.opd,
+            unit=item.unit,
             status=item.status,
             content=item.content,
             attachments=list(item.attachments or []),

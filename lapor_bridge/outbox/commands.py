@@ -16,6 +16,7 @@ from typing import IO, Any
 
 from rich.console import Console
 
+from lapor_bridge.mapping import load_mapping
 from lapor_bridge.outbox.admin import (
     cancel_item,
     list_outbox,
@@ -31,6 +32,12 @@ from lapor_bridge.runtime import Runtime
 from lapor_bridge.sla import default_policies
 from lapor_bridge.store import read_session, write_session
 from lapor_bridge.timeutil import rfc3339, utcnow
+
+
+def _units(rt: Runtime) -> dict[str, str]:
+    """OPD code -> official name from mappings/units.yaml (MappingInvalid if broken)."""
+    mapping = load_mapping(rt.settings.mappings_dir)
+    return {code: unit.name for code, unit in mapping.units.items()}
 
 
 def _out(out: IO[str] | None) -> IO[str]:
@@ -64,6 +71,7 @@ def respond(
         created_by=by,
         now=utcnow(),
         policies=default_policies(rt.settings.mappings_dir),
+        units=_units(rt),
     )
     print(
         f"recorded outbox #{item.id}: {item.status} for report {item.tracking_id} from "
@@ -89,6 +97,7 @@ def respond_csv(
         created_by=by,
         now=utcnow(),
         policies=default_policies(rt.settings.mappings_dir),
+        units=_units(rt),
     )
     for line, item in result.recorded:
         print(

@@ -282,7 +282,7 @@ def follow_up_body(claimed: ClaimedItem) -> dict[str, Any]:
     body = FollowUpIn(
         content=claimed.content,
         status=FollowUpStatus(claimed.status),
-        unit=claimed.opd,
+        unit=claimed.unit or claimed.opd,
         external_ref=claimed.external_ref,
         attachments=[Attachment(**a) for a in claimed.attachments],
     )

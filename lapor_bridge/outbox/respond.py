@@ -64,11 +64,15 @@ def record_tindak_lanjut(
     created_by: str | None = None,
     now: datetime,
     policies: SlaPolicies | None = None,
+    units: dict[str, str] | None = None,
 ) -> TindakLanjut:
     """Record an OPD's follow-up of a report and queue it for LAPOR! (same row).
 
     The report's SLA clocks are refreshed in the same transaction (`policies`:
     the SLA policies to use, default those of the configured mappings folder).
+    `units` (OPD code -> official name, from mappings/units.yaml) checks the OPD
+    code and gives the name LAPOR! shows as the answering unit; without it the
+    code is sent.
 
     Raises InvalidFollowUp, changing nothing, when the report is unknown,
     transferred or closed, when no OPD is given or assigned, or when the
@@ -83,6 +87,7 @@ def record_tindak_lanjut(
         attachments=attachments,
         created_by=created_by,
         now=now,
+        units=units,
     )
     refresh_clocks(session, [tracking_id], now=now, policies=policies)
     return item
@@ -98,6 +103,7 @@ def _insert(
     attachments: Iterable[str],
     created_by: str | None,
     now: datetime,
+    units: dict[str, str] | None,
 ) -> TindakLanjut:
     """The checks and the row of record_tindak_lanjut, without the SLA refresh."""
     report = session.get(Report, tracking_id)
@@ -117,12 +123,13 @@ def _insert(
             "follow-ups; nothing was recorded."
         )
     opd = (opd or "").strip() or _assigned_opd(session, tracking_id)
+    unit = _unit_name(opd, units)
     external_ref = new_external_ref(report.instansi_id)
     body = _validated_body(
         tracking_id,
         status=status,
         content=content,
-        opd=opd,
+        unit=unit or opd,
         attachments=attachments,
         ref=external_ref,
     )
@@ -130,6 +137,7 @@ def _insert(
         tracking_id=tracking_id,
         external_ref=external_ref,
         opd=opd,
+        unit=unit,
         status=body.status.value,
         content=body.content,
         attachments=[a.model_dump(exclude_none=True) for a in body.attachments] or None,
@@ -152,12 +160,24 @@ def _assigned_opd(session: Session, tracking_id: int) -> str:
     return assignment.opd
 
 
+def _unit_name(opd: str, units: dict[str, str] | None) -> str | None:
+    if units is None:
+        return None
+    if opd not in units:
+        known = ", ".join(sorted(units)[:12]) + (", ..." if len(units) > 12 else "")
+        raise InvalidFollowUp(
+            f"OPD code {opd!r} is not in mappings/units.yaml (known: {known}); "
+            "use a listed code, or add the unit there first."
+        )
+    return units[opd]
+
+
 def _validated_body(
     tracking_id: int,
     *,
     status: str,
     content: str,
-    opd: str,
+    unit: str,
     attachments: Iterable[str],
     ref: str,
 ) -> FollowUpIn:
@@ -186,7 +206,7 @@ def _validated_body(
         return FollowUpIn(
             content=text,
             status=FollowUpStatus(wanted),
-            unit=opd,
+            unit=unit,
             external_ref=ref,
             attachments=[Attachment(url=u) for u in urls],
         )
@@ -208,6 +228,7 @@ def record_follow_up(
     created_by: str | None = None,
     now: datetime,
     policies: SlaPolicies | None = None,
+    units: dict[str, str] | None = None,
 ) -> TindakLanjut:
     """`record_tindak_lanjut` in its own transaction (the `respond` command)."""
     with write_session(engine) as session:
@@ -221,6 +242,7 @@ def record_follow_up(
             created_by=created_by,
             now=now,
             policies=policies,
+            units=units,
         )
 
 
@@ -316,6 +338,7 @@ def import_csv(
     created_by: str | None = None,
     now: datetime,
     policies: SlaPolicies | None = None,
+    units: dict[str, str] | None = None,
 ) -> CsvImport:
     """Record every good row of a follow-up CSV in one transaction; report the bad ones."""
     rows = read_csv(path)
@@ -324,7 +347,7 @@ def import_csv(
         for row in rows:
             try:
                 with session.begin_nested():
-                    item = _record_row(session, row, created_by=created_by, now=now)
+                    item = _record_row(session, row, created_by=created_by, now=now, units=units)
             except InvalidFollowUp as exc:
                 result.bad.append((row.line, exc.message))
             else:
@@ -336,7 +359,12 @@ def import_csv(
 
 
 def _record_row(
-    session: Session, row: CsvRow, *, created_by: str | None, now: datetime
+    session: Session,
+    row: CsvRow,
+    *,
+    created_by: str | None,
+    now: datetime,
+    units: dict[str, str] | None,
 ) -> TindakLanjut:
     if "__error__" in row.cells:
         raise InvalidFollowUp(row.cells["__error__"])
@@ -367,6 +395,7 @@ def _record_row(
         attachments=cells.get("attach", "").split(),
         created_by=created_by,
         now=now,
+        units=units,
     )
 
 

@@ -245,6 +245,7 @@ class TindakLanjut(SQLModel, table=True):
     tracking_id: int
     external_ref: str  # lb-<instansi>-<uuid4 hex>, fixed at write time
     opd: str
+    unit: str | None = None  # the OPD's name sent to LAPOR! as `unit` (None: the code)
     status: str  # DIPROSES | SELESAI
     content: str = Field(sa_column=Column(Text, nullable=False))
     attachments: list[dict[str, Any]] | None = _json()

@@ -76,7 +76,7 @@ def test_respond_push_and_the_outbox_views(bridge, tmp_path):
     assert (summary["sent"], summary["dead"], summary["due_left"]) == (2, 1, 0)
     assert len(summary["stuck"]) == 1 and "outbox #3" in summary["stuck"][0]
     assert "stuck: outbox #3" in result.stderr  # repeated on every run until resolved
-    assert len(ours_upstream(sim)) == 2
+    assert [f["unit"] for f in ours_upstream(sim)] == ["Dinas Kesehatan"] * 2  # units.yaml
 
     table = run("outbox", "--state", "dead").stdout
     assert "409" in table and "dead" in table
@@ -104,6 +104,8 @@ def test_errors_are_one_line_with_what_to_do(bridge):
     assert result.exit_code == 1 and "no outbox item #42" in result.stderr
     result = run("outbox", "retry")
     assert result.exit_code == 2
+    result = run("respond", str(reports[0]), "--status", "SELESAI", "--text", "x", "--opd", "DINKS")
+    assert result.exit_code == 1 and "'DINKS' is not in mappings/units.yaml" in result.stderr
 
 
 def test_a_wrong_token_stops_push_without_showing_it(bridge, monkeypatch):

@@ -37,6 +37,9 @@ def later():
     return utcnow() + timedelta(minutes=2)
 
 
+UNITS = {"DPUPR": "Dinas Pekerjaan Umum dan Penataan Ruang"}
+
+
 def respond(engine, tracking_id, text, status="DIPROSES", **kw):
     return record_follow_up(engine, tracking_id, status=status, content=text, now=utcnow(), **kw)
 
@@ -50,7 +53,7 @@ def test_follow_ups_reach_lapor_once_in_order_with_their_fields(sqlite_engine, s
     a, b = open_ids[:2]
     respond(sqlite_engine, a, "Pertama", attachments=["https://pemalangkab.go.id/a.jpg"])
     respond(sqlite_engine, b, "Untuk laporan b")
-    respond(sqlite_engine, a, "Kedua", status="SELESAI", opd="DPUPR")
+    respond(sqlite_engine, a, "Kedua", status="SELESAI", opd="DPUPR", units=UNITS)
     with make_client(sim) as client:
         summary = push(sqlite_engine, client)
     assert (summary.sent, summary.failed, summary.dead, summary.due_left) == (3, 0, 0, 0)
@@ -65,8 +68,9 @@ def test_follow_ups_reach_lapor_once_in_order_with_their_fields(sqlite_engine, s
             item.tracking_id,
             item.content,
             item.status,
-            item.opd,
+            item.unit or item.opd,
         )
+    assert [f["unit"] for f in ours_upstream(sim)] == ["DINKES", "DINKES", UNITS["DPUPR"]]
     assert [f["content"] for f in sim.followups(a) if f.get("external_ref")] == [
         "Pertama",
         "Kedua",

@@ -91,6 +91,20 @@ def test_opd_given_explicitly_wins_and_is_required_without_assignment(local):
     assert record_follow_up(local, 102, status="DIPROSES", content="x", opd="DISHUB", now=NOW)
 
 
+UNITS = {"DINKES": "Dinas Kesehatan", "DPUPR": "Dinas Pekerjaan Umum dan Penataan Ruang"}
+
+
+def test_with_the_units_the_opd_code_is_checked_and_its_name_kept(local):
+    item = record_follow_up(local, 101, status="DIPROSES", content="x", units=UNITS, now=NOW)
+    assert (item.opd, item.unit) == ("DINKES", "Dinas Kesehatan")
+    with pytest.raises(InvalidFollowUp, match=r"'DINKESS' is not in mappings/units.yaml"):
+        record_follow_up(
+            local, 101, status="DIPROSES", content="y", opd="DINKESS", units=UNITS, now=NOW
+        )
+    assert count(local) == 1
+    assert record_follow_up(local, 101, status="DIPROSES", content="z", now=NOW).unit is None
+
+
 @pytest.mark.parametrize(
     ("tracking_id", "kwargs", "message"),
     [

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 16:57:24.082856
+Create Date: 2026-11-28 17:31:48.533949
 """
 
 from __future__ import annotations
@@ -168,6 +168,7 @@ def upgrade() -> None:
         sa.Column("tracking_id", sa.Integer(), nullable=False),
         sa.Column("external_ref", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("opd", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+        sa.Column("unit", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("content", sa.Text(), nullable=False),
         sa.Column("attachments", lapor_bridge.store.types.JSONText(), nullable=True),
