@@ -6,6 +6,10 @@ no ``rate + 1`` requests ever fall inside one second, so no 1-second window
 holds more than ``rate`` of them. Unlike a token bucket it allows no burst, which
 is what a server-side window counter wants.
 
+The interval carries a 5 % margin (``(1 + margin) / rate``): requests leave the
+client exactly spaced, but reach the server with some jitter, and a server
+counting arrivals would otherwise now and then see ``rate + 1`` in one second.
+
 The lock is held while sleeping, so threads queue and each one is released at
 least one interval after the previous one (not merely scheduled that way).
 Clock and sleep are injectable so tests run on a fake clock.
@@ -27,11 +31,14 @@ class RateLimiter:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        margin: float = 0.05,
     ) -> None:
         if not rate_per_s > 0:
             raise ValueError(f"rate_per_s must be > 0, got {rate_per_s!r}")
+        if not 0 <= margin < 1:
+            raise ValueError(f"margin must be in [0, 1), got {margin!r}")
         self.rate_per_s = float(rate_per_s)
-        self.interval = 1.0 / self.rate_per_s
+        self.interval = (1.0 + margin) / self.rate_per_s
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()

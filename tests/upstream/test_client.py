@@ -581,9 +581,10 @@ def test_rate_limit_never_exceeds_rate_in_any_second(mocked, make_client, clock)
     for _ in range(12):
         client.list_topics()
     assert len(sent_at) == 12
-    # any 6 consecutive requests span at least 1 s: no 1-s window holds more than 5
-    assert all(sent_at[i + 5] - sent_at[i] >= 1.0 - 1e-9 for i in range(len(sent_at) - 5))
-    assert clock.sleeps == pytest.approx([0.2] * 11)
+    # any 6 consecutive requests span at least 1 s plus the 5 % margin for arrival
+    # jitter at the server: no 1-s window there holds more than 5
+    assert all(sent_at[i + 5] - sent_at[i] >= 1.05 - 1e-9 for i in range(len(sent_at) - 5))
+    assert clock.sleeps == pytest.approx([0.21] * 11)
 
 
 def test_rate_limit_none_means_unlimited(mocked, make_client, clock):
