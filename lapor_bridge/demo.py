@@ -18,6 +18,7 @@ from sqlmodel import Session
 from lapor_bridge.config import load_settings
 from lapor_bridge.runtime import Runtime
 from lapor_bridge.simulator import Simulator, SimulatorConfig
+from lapor_bridge.sla import default_policies
 from lapor_bridge.sla.views import state_expression
 from lapor_bridge.store import read_session, write_session
 from lapor_bridge.store.tables import Assignment, Report, SlaClock, UpstreamFollowUp
@@ -32,7 +33,12 @@ def _next_second() -> None:
 
 def _answer_one_report(runtime: Runtime) -> int | None:
     """A liaison answers the oldest open report (written locally, queued for LAPOR!)."""
+    from lapor_bridge.mapping import load_mapping
     from lapor_bridge.outbox import record_tindak_lanjut
+
+    units = {
+        code: unit.name for code, unit in load_mapping(runtime.settings.mappings_dir).units.items()
+    }
 
     with write_session(runtime.engine) as session:
         tracking_id = session.scalars(
@@ -48,6 +54,8 @@ def _answer_one_report(runtime: Runtime) -> int | None:
                 content="Laporan sudah kami terima dan sedang ditindaklanjuti oleh petugas lapangan.",
                 created_by="demo",
                 now=utcnow(),
+                units=units,
+                policies=default_policies(runtime.settings.mappings_dir),
             )
     return tracking_id
 
