@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -58,6 +59,18 @@ def _global_options(
 
 def runtime() -> Runtime:
     return Runtime()
+
+
+def cli_time(value: str | None, option: str) -> datetime | None:
+    """A date or time typed by an admin (no offset = WIB), or a usage error."""
+    from lapor_bridge.timeutil import parse_cli_time
+
+    if value is None:
+        return None
+    try:
+        return parse_cli_time(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
 
 
 def print_json(data: Any) -> None:
@@ -112,13 +125,10 @@ def backfill(
     from datetime import timedelta
 
     from lapor_bridge.sync.backfill import run_backfill
-    from lapor_bridge.timeutil import parse_cli_time
 
-    try:
-        start = parse_cli_time(since)
-        end = parse_cli_time(until) if until else None
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+    start = cli_time(since, "--since")
+    end = cli_time(until, "--until")
+    assert start is not None
     window = timedelta(hours=window_hours) if window_hours else None
     with progress_bar("backfill", enabled=not as_json) as progress:
         summary = run_backfill(
@@ -357,13 +367,8 @@ def sla_summary(
 ) -> None:
     """Per OPD: counts by state, share met on time, median and p90 time to the stop event."""
     from lapor_bridge.sla.commands import show_summary
-    from lapor_bridge.timeutil import parse_cli_time
 
-    try:
-        start = parse_cli_time(since) if since else None
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--since") from None
-    show_summary(runtime(), since=start, fmt="json" if as_json else "table")
+    show_summary(runtime(), since=cli_time(since, "--since"), fmt="json" if as_json else "table")
 
 
 @sla_app.command("recompute")
@@ -506,14 +511,13 @@ def replies(
 ) -> None:
     """Citizens' replies (author PELAPOR) pulled from LAPOR!, newest first, per OPD."""
     from lapor_bridge.outbox import commands
-    from lapor_bridge.timeutil import parse_cli_time
 
-    try:
-        start = parse_cli_time(since) if since else None
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--since") from None
     commands.show_replies(
-        runtime(), opd=opd, since=start, limit=limit, fmt="json" if as_json else "table"
+        runtime(),
+        opd=opd,
+        since=cli_time(since, "--since"),
+        limit=limit,
+        fmt="json" if as_json else "table",
     )
 
 

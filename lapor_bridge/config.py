@@ -11,7 +11,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -22,6 +22,7 @@ from pydantic_settings import (
 )
 
 from lapor_bridge.errors import ConfigError
+from lapor_bridge.timeutil import IanaZone
 
 ENV_PREFIX = "LAPOR_BRIDGE_"
 DEFAULT_CONFIG_FILE = Path("lapor-bridge.toml")
@@ -47,7 +48,7 @@ class Settings(BaseSettings):
     instansi_id: int | None = Field(None, gt=0, description="The regency's instansi id on LAPOR!")
     database_url: str = "sqlite:///lapor-bridge.db"
     mappings_dir: Path = Path("mappings")
-    timezone: str = "Asia/Jakarta"
+    timezone: IanaZone = "Asia/Jakarta"
 
     # pull
     initial_since: datetime = Field(
@@ -110,15 +111,6 @@ class Settings(BaseSettings):
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
         return value if value.tzinfo else value.replace(tzinfo=ZoneInfo("Asia/Jakarta"))
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("is not an IANA time zone such as Asia/Jakarta") from None
-        return value
 
     @property
     def zone(self) -> ZoneInfo:

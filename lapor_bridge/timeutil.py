@@ -8,9 +8,25 @@ an aware UTC datetime; the store keeps naive UTC (see store.types).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator
 
 WIB = ZoneInfo("Asia/Jakarta")
+
+
+def check_zone(name: str) -> str:
+    """`name` if it is an IANA time zone, else ValueError (for pydantic validators)."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("is not an IANA time zone such as Asia/Jakarta") from None
+    return name
+
+
+IanaZone = Annotated[str, AfterValidator(check_zone)]
+"""A setting that names a time zone (pydantic checks it)."""
 
 
 def parse_upstream_time(value: str | datetime) -> datetime:

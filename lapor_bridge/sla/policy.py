@@ -13,7 +13,7 @@ from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pydantic import (
     BaseModel,
@@ -30,6 +30,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from lapor_bridge.errors import ConfigError
 from lapor_bridge.sla.calendar import WorkingCalendar
+from lapor_bridge.timeutil import IanaZone
 
 SLA_FILE = "sla.yaml"
 
@@ -91,19 +92,10 @@ PolicyName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,39
 class SlaPolicies(_Strict):
     """The whole `sla.yaml`: zone, calendar settings and the policies by name."""
 
-    zone: str = "Asia/Jakarta"
+    zone: IanaZone = "Asia/Jakarta"
     cuti_bersama: bool = True
     days_off: list[DayOff] = Field(default_factory=list)
     policies: dict[PolicyName, Policy] = Field(min_length=1)
-
-    @field_validator("zone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("is not an IANA time zone such as Asia/Jakarta") from None
-        return value
 
     @field_validator("policies", mode="before")
     @classmethod

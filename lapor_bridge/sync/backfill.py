@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session
@@ -23,7 +22,7 @@ from lapor_bridge.lock import job_lock
 from lapor_bridge.runtime import Runtime
 from lapor_bridge.store import read_session, write_session
 from lapor_bridge.store.tables import BackfillRun
-from lapor_bridge.sync.engine import PullContext, load_rules, pull_window
+from lapor_bridge.sync.engine import PullContext, PullCounts, load_rules, pull_window
 from lapor_bridge.sync.ingest import PageResult, parse_topics, store_topics
 from lapor_bridge.sync.window import Window, split_windows
 from lapor_bridge.timeutil import rfc3339, utcnow
@@ -31,27 +30,15 @@ from lapor_bridge.timeutil import rfc3339, utcnow
 Progress = Callable[[int, int, int], None]  # (windows done, windows total, reports fetched)
 
 
-@dataclass
-class BackfillSummary:
+@dataclass(kw_only=True)
+class BackfillSummary(PullCounts):
     run_id: int
     since: str
     until: str
     resumed: bool
     windows: int
     already_done: bool = False
-    pages: int = 0
-    fetched: int = 0
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    quarantined: int = 0
-    cursor_restarts: int = 0
-    requests: int = 0
-    duration_s: float = 0.0
     reports_per_s: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def run_backfill(
@@ -95,14 +82,7 @@ def run_backfill(
             ctx = PullContext(
                 engine, client, runtime.instansi_id, mapping, policies, settings.page_limit, now=now
             )
-            totals = _walk(ctx, run_id, all_windows, position, end, progress, now)
-        summary.pages, summary.cursor_restarts = totals.pages, totals.restarts
-        summary.fetched, summary.inserted, summary.updated = (
-            totals.fetched,
-            totals.inserted,
-            totals.updated,
-        )
-        summary.unchanged, summary.quarantined = totals.unchanged, totals.quarantined
+            _walk(ctx, run_id, all_windows, position, end, progress, now, summary)
         summary.requests = client.requests_made
     summary.duration_s = round(time.monotonic() - started, 3)
     summary.reports_per_s = (
@@ -140,12 +120,6 @@ def _find_or_start(
     return run, False
 
 
-@dataclass
-class _Totals(PageResult):
-    pages: int = 0
-    restarts: int = 0
-
-
 def _walk(
     ctx: PullContext,
     run_id: int,
@@ -154,15 +128,14 @@ def _walk(
     until: datetime,
     progress: Progress | None,
     now: Callable[[], datetime],
-) -> _Totals:
-    totals = _Totals()
+    summary: BackfillSummary,
+) -> None:
     todo = [w for w in windows if w.end > position]
     done_windows = len(windows) - len(todo)
 
-    def on_page(result: PageResult) -> None:
-        totals.add(result)
+    def on_page(_page: PageResult) -> None:
         if progress is not None:
-            progress(done_windows, len(windows), totals.fetched)
+            progress(done_windows, len(windows), summary.fetched)
 
     ctx.on_page = on_page
     for win in todo:
@@ -177,13 +150,10 @@ def _walk(
             if window_done and win.end >= until:
                 row.done, row.finished_at = True, now()
 
-        _, pages, restarts = pull_window(ctx, win, max(win.start, position), save)
-        totals.pages += pages
-        totals.restarts += restarts
+        pull_window(ctx, win, max(win.start, position), save, summary)
         done_windows += 1
         if progress is not None:
-            progress(done_windows, len(windows), totals.fetched)
-    return totals
+            progress(done_windows, len(windows), summary.fetched)
 
 
 def backfill_runs(runtime: Runtime, limit: int = 10) -> list[BackfillRun]:

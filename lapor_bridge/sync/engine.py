@@ -58,12 +58,10 @@ class PullContext:
     on_page: Callable[[PageResult], None] | None = None
 
 
-@dataclass
-class SyncSummary:
-    window_from: str
-    window_to: str
-    checkpoint: str
-    topics: int = 0
+@dataclass(kw_only=True)
+class PullCounts:
+    """What a pull did, summed over its pages."""
+
     pages: int = 0
     fetched: int = 0
     inserted: int = 0
@@ -73,27 +71,39 @@ class SyncSummary:
     cursor_restarts: int = 0
     requests: int = 0
     duration_s: float = 0.0
-    push: dict[str, Any] | None = None
-    stuck: list[str] = field(default_factory=list)
+
+    def add_page(self, page: PageResult) -> None:
+        self.pages += 1
+        for name in ("fetched", "inserted", "updated", "unchanged", "quarantined"):
+            setattr(self, name, getattr(self, name) + getattr(page, name))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+@dataclass(kw_only=True)
+class SyncSummary(PullCounts):
+    window_from: str
+    window_to: str
+    checkpoint: str = ""
+    topics: int = 0
+    push: dict[str, Any] | None = None
+    stuck: list[str] = field(default_factory=list)
+
+
 def pull_window(
-    ctx: PullContext, window: Window, start_at: datetime, save: SavePosition
-) -> tuple[PageResult, int, int]:
+    ctx: PullContext, window: Window, start_at: datetime, save: SavePosition, counts: PullCounts
+) -> None:
     """Walk `[start_at, window.end)` page by page, storing each page with its position.
 
     `save(session, position, window_done, page)` records progress inside the page's
     transaction. A 410 restarts the listing from the last durable position.
-    Returns the totals, the number of pages and of cursor restarts.
+    What happened is added to `counts`.
     """
-    total = PageResult()
     position = start_at
     cursor: str | None = None
     guard = CursorGuard()
-    pages = restarts = stalled = 0
+    stalled = 0
     restart_position = position
     while True:
         try:
@@ -105,7 +115,7 @@ def pull_window(
                 cursor=cursor,
             )
         except CursorExpired:
-            restarts += 1
+            counts.cursor_restarts += 1
             stalled = stalled + 1 if position == restart_position else 0
             if stalled >= MAX_STALLED_RESTARTS:
                 raise UpstreamError(
@@ -116,7 +126,6 @@ def pull_window(
             log.warning("cursor expired; restarting the window from %s", rfc3339(position))
             restart_position, cursor, guard = position, None, CursorGuard()
             continue
-        pages += 1
         done = page.next_cursor is None
         now = ctx.now()
         with write_session(ctx.engine) as session:
@@ -126,11 +135,11 @@ def pull_window(
                 refresh_clocks(session, result.tracking_ids, now=now, policies=ctx.policies)
             position = window.end if done else position_after_page(position, result.last_updated_at)
             save(session, position, done, result)
-        total.add(result)
+        counts.add_page(result)
         if ctx.on_page is not None:
             ctx.on_page(result)
         if done:
-            return total, pages, restarts
+            return
         guard.check(page.next_cursor)
         cursor = page.next_cursor
 
@@ -212,21 +221,12 @@ def _pull(runtime: Runtime, ctx: PullContext) -> SyncSummary:
             row.window_to = None if done else window.end
             row.updated_at = stamp
 
-    totals, pages, restarts = pull_window(ctx, window, window.start, save)
+    summary = SyncSummary(window_from=rfc3339(window.start), window_to=rfc3339(window.end))
+    pull_window(ctx, window, window.start, save, summary)
     with read_session(engine) as session:
         checkpoint = session.get(SyncCheckpoint, INCREMENTAL)
-    return SyncSummary(
-        window_from=rfc3339(window.start),
-        window_to=rfc3339(window.end),
-        checkpoint=rfc3339(checkpoint.high_water) if checkpoint else "",
-        pages=pages,
-        fetched=totals.fetched,
-        inserted=totals.inserted,
-        updated=totals.updated,
-        unchanged=totals.unchanged,
-        quarantined=totals.quarantined,
-        cursor_restarts=restarts,
-    )
+    summary.checkpoint = rfc3339(checkpoint.high_water) if checkpoint else ""
+    return summary
 
 
 def _push(

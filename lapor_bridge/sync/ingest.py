@@ -41,10 +41,6 @@ class PageResult:
     tracking_ids: list[int] = field(default_factory=list)  # stored (new or newer version)
     last_updated_at: datetime | None = None  # of the last valid record, for the checkpoint
 
-    def add(self, other: PageResult) -> None:
-        for name in ("fetched", "inserted", "updated", "unchanged", "quarantined"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-
 
 def store_page(
     session: Session, records: Sequence[Any], *, instansi_id: int, now: datetime
