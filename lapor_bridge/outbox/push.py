@@ -55,7 +55,7 @@ from lapor_bridge.outbox.states import (
 )
 from lapor_bridge.runtime import Runtime
 from lapor_bridge.store import read_session, write_session
-from lapor_bridge.store.tables import SyncRun
+from lapor_bridge.store.tables import Report, SyncRun
 from lapor_bridge.timeutil import utcnow
 from lapor_bridge.upstream.models import Attachment, FollowUpIn, FollowUpStatus
 
@@ -253,6 +253,13 @@ def _attempt(
             checked_absent = True
             if not renew_lease(engine, claimed, worker=worker, now=now_fn(), lease_s=lease_s):
                 return None, checked_absent
+        transferred_to = _transferred_to(engine, claimed.tracking_id)
+        if transferred_to is not None:  # the contract: never push to a transferred report
+            return Final(
+                f"report {claimed.tracking_id} was transferred to instansi {transferred_to} "
+                "before this follow-up went out; not sent (cancel it with `outbox cancel`)",
+                None,
+            ), checked_absent
         posting = True
         answer = client.post_followup(claimed.tracking_id, body)
         upstream_id = answer.get("id")
@@ -267,6 +274,13 @@ def _attempt(
         # A failed GET applied nothing; a failed POST may have (the client says which).
         maybe_sent = posting and exc.maybe_sent
         return Transient(exc.message, maybe_sent, exc.retry_after), checked_absent
+
+
+def _transferred_to(engine: Engine, tracking_id: int) -> int | None:
+    """The body a report was transferred to, as last pulled, or None if still ours."""
+    with read_session(engine) as session:
+        report = session.get(Report, tracking_id)
+    return report.instansi_id if report is not None and report.transferred else None
 
 
 def _find_upstream(client: FollowUpClient, claimed: ClaimedItem) -> Delivered | None:

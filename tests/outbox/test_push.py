@@ -150,6 +150,25 @@ def test_a_closed_report_dead_letters_with_the_reason_and_holds_back_its_later_i
     assert f"outbox retry {first.id}" in lines[0]
 
 
+def test_a_report_transferred_since_the_answer_was_written_is_never_pushed(
+    sqlite_engine, sim, open_ids
+):
+    from lapor_bridge.store import write_session
+    from lapor_bridge.store.tables import Report
+
+    tid = open_ids[0]
+    item = respond(sqlite_engine, tid, "Jawaban")
+    with write_session(sqlite_engine) as session:  # the next pull saw it leave
+        report = session.get(Report, tid)
+        report.transferred, report.instansi_id, report.status = True, 3328, "DIALIHKAN"
+    with make_client(sim) as client:
+        summary = push(sqlite_engine, client)
+    [stored] = items(sqlite_engine)
+    assert summary.dead == 1 and stored.id == item.id and stored.state == "dead"
+    assert "transferred to instansi 3328" in stored.last_error
+    assert posts(sim) == []
+
+
 def test_an_invalid_body_dead_letters_with_the_servers_errors(
     sqlite_engine, sim, open_ids, monkeypatch
 ):
