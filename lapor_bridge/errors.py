@@ -70,7 +70,9 @@ class Unavailable(UpstreamError):
     (connection refused, DNS failure, connect timeout).
     """
 
-    def __init__(self, message: str, *, maybe_sent: bool = False, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, maybe_sent: bool = False, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.maybe_sent = maybe_sent
         self.retry_after = retry_after

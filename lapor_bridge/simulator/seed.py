@@ -7,7 +7,12 @@ change here is a change of the regency's routing.
 from __future__ import annotations
 
 PEMALANG_INSTANSI_ID = 3327  # Kabupaten Pemalang (Kemendagri region code)
-OTHER_INSTANSI_IDS = (3300, 3326, 3328, 9001)  # Prov. Jawa Tengah, Kab. Pekalongan, Kab. Tegal, a ministry
+OTHER_INSTANSI_IDS = (
+    3300,
+    3326,
+    3328,
+    9001,
+)  # Prov. Jawa Tengah, Kab. Pekalongan, Kab. Tegal, a ministry
 
 # The 14 kecamatan of Pemalang Regency with some of their desa/kelurahan.
 KECAMATAN: dict[str, tuple[str, ...]] = {
