@@ -100,24 +100,33 @@ def _find_or_start(
     *,
     restart: bool,
 ) -> tuple[BackfillRun, bool]:
-    """The run to continue, or a new one. Returns (run, resumed)."""
-    query = select(BackfillRun).where(BackfillRun.since == since).order_by(BackfillRun.id.desc())
+    """The run to continue, or a new one. Returns (run, resumed).
+
+    With `until`, the run of exactly `[since, until)` is continued (a finished
+    one is reported done). Without it, the range is `[since, now)`: an
+    unfinished run from `since` is continued; after a finished one, a new run
+    starts where that one ended. `restart` always walks from `since` again.
+    """
+    runs = select(BackfillRun).where(BackfillRun.since == since).order_by(BackfillRun.id.desc())
     if until is not None:
-        query = query.where(BackfillRun.until == until)
-    else:
-        query = query.where(BackfillRun.done.is_(False))
-    existing = session.scalars(query).first()
-    if existing is not None and not restart:
-        return existing, True
+        runs = runs.where(BackfillRun.until == until)
+    latest = None if restart else session.scalars(runs).first()
+    if latest is not None and (until is not None or not latest.done):
+        return latest, True
     end = until or now.replace(microsecond=0)
     if since >= end:
         raise ConfigError(f"--since {rfc3339(since)} is in the future: nothing to backfill")
+    position = latest.until if latest is not None else since  # what a finished run covered
     run = BackfillRun(
-        since=since, until=end, position=since, window_s=int(size.total_seconds()), started_at=now
+        since=since,
+        until=end,
+        position=min(position, end),
+        window_s=int(size.total_seconds()),
+        started_at=now,
     )
     session.add(run)
     session.flush()
-    return run, False
+    return run, latest is not None
 
 
 def _walk(

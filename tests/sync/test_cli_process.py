@@ -122,6 +122,17 @@ def test_second_backfill_continues_and_a_finished_one_is_not_repeated(make_simul
     assert third["fetched"] == first["fetched"] and third["inserted"] == 0
 
 
+def test_backfill_until_now_again_continues_from_where_the_last_one_ended(make_simulator, tmp_path):
+    sim = make_simulator(initial_reports=200)
+    env = bridge_env(sim, f"sqlite:///{tmp_path / 'b.db'}")
+    args = ("backfill", "--since", "2025-01-01", "--window-hours", "2160", "--json")
+    first = json.loads(cli(*args, env=env).stdout)
+    assert first["fetched"] == 200 and not first["resumed"]
+    second = json.loads(cli(*args, env=env).stdout)
+    assert second["resumed"] and second["run_id"] != first["run_id"]
+    assert second["fetched"] < 20  # only the seconds since the first run ended
+
+
 def test_invalid_setting_is_one_line_exit_2_and_touches_nothing(tmp_path):
     db = tmp_path / "x.db"
     proc = cli("sync", env=bridge_env(None, f"sqlite:///{db}", LAPOR_BRIDGE_INSTANSI_ID="pemalang"))
