@@ -36,9 +36,7 @@ def _answer_one_report(runtime: Runtime) -> int | None:
     from lapor_bridge.mapping import load_mapping
     from lapor_bridge.outbox import record_tindak_lanjut
 
-    units = {
-        code: unit.name for code, unit in load_mapping(runtime.settings.mappings_dir).units.items()
-    }
+    units = load_mapping(runtime.settings.mappings_dir).unit_names
 
     with write_session(runtime.engine) as session:
         tracking_id = session.scalars(

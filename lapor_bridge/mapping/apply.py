@@ -48,6 +48,20 @@ class MappingRequestError(BridgeError):
     done (an unknown report or unit code, a manual assignment without reason)."""
 
 
+def require_unit(mapping: Mapping, opd: str) -> None:
+    """MappingRequestError (with a suggestion) unless `opd` is a unit code."""
+    if opd not in mapping.units:
+        hint = did_you_mean(opd, list(mapping.units))
+        raise MappingRequestError(
+            f"{opd!r} is not a unit of the mapping; "
+            + (
+                f"did you mean {hint}?"
+                if hint
+                else f"see the codes in {mapping.directory}/units.yaml"
+            )
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class AssignmentChange:
     tracking_id: int
@@ -179,16 +193,7 @@ def assign_manual(
     The case keeps its complexity and co-assigned units (from the current
     assignment, or from the rules for a report never assigned).
     """
-    if opd not in mapping.units:
-        hint = did_you_mean(opd, list(mapping.units))
-        raise MappingRequestError(
-            f"{opd!r} is not a unit of the mapping; "
-            + (
-                f"did you mean {hint}?"
-                if hint
-                else f"see the codes in {mapping.directory}/units.yaml"
-            )
-        )
+    require_unit(mapping, opd)
     if not reason.strip():
         raise MappingRequestError("a manual assignment needs a reason: give --reason TEXT")
     _lock(session)

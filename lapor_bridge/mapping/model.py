@@ -126,3 +126,8 @@ class Mapping:
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((rule for rule in self.rules if rule.id == rule_id), None)
+
+    @property
+    def unit_names(self) -> dict[str, str]:
+        """Unit code -> official name (what LAPOR! shows as the answering unit)."""
+        return {code: unit.name for code, unit in self.units.items()}

@@ -21,9 +21,8 @@ from typing import Any
 from sqlalchemy import Text, and_, func, or_, select, type_coerce
 from sqlmodel import Session
 
-from lapor_bridge.mapping.apply import MappingRequestError
+from lapor_bridge.mapping.apply import require_unit
 from lapor_bridge.mapping.model import DEFAULT, Mapping
-from lapor_bridge.mapping.schema import did_you_mean
 from lapor_bridge.mapping.topics import load_topic_tree, topic_names, topic_path
 from lapor_bridge.store.tables import Assignment, Report
 
@@ -35,16 +34,8 @@ def mapping_status(
     session: Session, mapping: Mapping, *, opd: str | None, now: datetime
 ) -> dict[str, Any]:
     """The status as plain data (what `mappings status --json` prints)."""
-    if opd is not None and opd not in mapping.units:
-        hint = did_you_mean(opd, list(mapping.units))
-        raise MappingRequestError(
-            f"{opd!r} is not a unit of the mapping; "
-            + (
-                f"did you mean {hint}?"
-                if hint
-                else f"see the codes in {mapping.directory}/units.yaml"
-            )
-        )
+    if opd is not None:
+        require_unit(mapping, opd)
     cutoff = now - timedelta(days=IDLE_DAYS)
     return {
         "as_of": now.isoformat(),

@@ -36,8 +36,7 @@ from lapor_bridge.timeutil import rfc3339, utcnow
 
 def _units(rt: Runtime) -> dict[str, str]:
     """OPD code -> official name from mappings/units.yaml (MappingInvalid if broken)."""
-    mapping = load_mapping(rt.settings.mappings_dir)
-    return {code: unit.name for code, unit in mapping.units.items()}
+    return load_mapping(rt.settings.mappings_dir).unit_names
 
 
 def _out(out: IO[str] | None) -> IO[str]:
