@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///lapor-bridge.db"
     mappings_dir: Path = Path("mappings")
     timezone: IanaZone = "Asia/Jakarta"
+    language: Literal["id", "en"] = Field(
+        "id", description="language of what people read: pages, messages, spreadsheets"
+    )
+    lapor_url_template: str = Field(
+        "https://www.lapor.go.id/laporan/detil/{tracking_id}",
+        description="link to a report on LAPOR!; {tracking_id} is replaced",
+    )
 
     # pull
     initial_since: datetime = Field(
@@ -111,6 +118,17 @@ class Settings(BaseSettings):
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
         return value if value.tzinfo else value.replace(tzinfo=ZoneInfo("Asia/Jakarta"))
+
+    @field_validator("lapor_url_template")
+    @classmethod
+    def _report_link(cls, value: str) -> str:
+        if "{tracking_id}" not in value or not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL containing {tracking_id}")
+        return value
+
+    def report_link(self, tracking_id: int) -> str:
+        """The report's page on LAPOR!, from `lapor_url_template`."""
+        return self.lapor_url_template.replace("{tracking_id}", str(tracking_id))
 
     @property
     def zone(self) -> ZoneInfo:
