@@ -250,7 +250,7 @@ app.add_typer(mappings_app, name="mappings")
 @mappings_app.command("check")
 @bridge_command
 def mappings_check() -> None:
-    """Validate the mapping files: errors (exit 3) and warnings, each with file:line."""
+    """Validate units.yaml, rules.yaml and sla.yaml: errors (exit 3), warnings, each with file:line."""
     from lapor_bridge.mapping.commands import check
 
     check(runtime())

@@ -15,9 +15,10 @@ from lapor_bridge.mapping.apply import (
     unassign_manual,
 )
 from lapor_bridge.mapping.channel import is_masbupsiaga, strip_keyword
-from lapor_bridge.mapping.loader import MappingFilesInvalid, load_mapping
+from lapor_bridge.mapping.loader import load_mapping
 from lapor_bridge.mapping.model import Mapping, MappingIssue, Rule, Unit
 from lapor_bridge.mapping.topics import load_topic_tree
+from lapor_bridge.yamlfiles import MappingFilesInvalid
 
 __all__ = [
     "AssignmentChange",

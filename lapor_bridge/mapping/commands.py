@@ -22,14 +22,16 @@ from lapor_bridge.mapping.apply import (
     unassign_manual,
 )
 from lapor_bridge.mapping.explain import Explanation, explain
-from lapor_bridge.mapping.loader import MappingFilesInvalid, load_mapping
+from lapor_bridge.mapping.loader import load_mapping
 from lapor_bridge.mapping.model import Mapping
 from lapor_bridge.mapping.status import mapping_status
 from lapor_bridge.mapping.topics import load_topic_tree
 from lapor_bridge.runtime import Runtime
 from lapor_bridge.sla import default_policies, refresh_clocks
+from lapor_bridge.sla.policy import SLA_FILE, read_policies
 from lapor_bridge.store import read_session, write_session
 from lapor_bridge.timeutil import utcnow
+from lapor_bridge.yamlfiles import MappingFilesInvalid, MappingIssue, raise_if_errors
 
 EXAMPLES_SHOWN = 3
 
@@ -49,23 +51,32 @@ def load_for_store(rt: Runtime) -> Mapping:
 
 
 def check(rt: Runtime) -> Mapping:
-    """Print warnings and notes; errors raise MappingInvalid (exit status 3)."""
+    """Check every file of `mappings/` (units, rules, SLA): print warnings and
+    notes; errors raise MappingFilesInvalid (exit status 3) listing all of them."""
     out = _console()
+    directory = rt.settings.mappings_dir
+    found: list[MappingIssue] = []
+    mapping: Mapping | None = None
     try:
         mapping = load_for_store(rt)
+        found.extend(mapping.warnings)
     except MappingFilesInvalid as exc:
-        for issue in exc.warnings:
+        found.extend(exc.issues)
+    policies, sla_issues = read_policies(directory / SLA_FILE)
+    found.extend(sla_issues)
+    for issue in found:
+        if issue.severity == "warning":
             out.print(f"warning: {issue}", markup=False)
-        raise
+    raise_if_errors(f"the files in {directory}", found)
+    assert mapping is not None and policies is not None
     for note in mapping.notes:
         out.print(f"note: {note}", markup=False)
-    for issue in mapping.warnings:
-        out.print(f"warning: {issue}", markup=False)
     out.print(
         f"mapping OK: {len(mapping.units)} units, {len(mapping.rules)} rules, "
         f"default unit {mapping.default}, {len(mapping.warnings)} warnings",
         markup=False,
     )
+    out.print(f"SLA policies OK: {', '.join(policies.policies)}", markup=False)
     return mapping
 
 

@@ -13,47 +13,35 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from pydantic import BaseModel
 
-from lapor_bridge.errors import MappingInvalid
 from lapor_bridge.mapping import checks
 from lapor_bridge.mapping.model import Contact, Mapping, MappingIssue, Rule, Unit
 from lapor_bridge.mapping.schema import (
     CONDITION_KEYS,
     EXAMPLES,
-    ContactSpec,
     RulesFile,
     RuleSpec,
     UnitsFile,
     UnitSpec,
-    WhenSpec,
-    did_you_mean,
 )
 from lapor_bridge.mapping.text import phrase, place_name
+from lapor_bridge.yamlfiles import (
+    SchemaError,
+    YamlDocument,
+    issue_order,
+    raise_if_errors,
+    read_yaml,
+    validate,
+)
 
 UNITS_FILE = "units.yaml"
 RULES_FILE = "rules.yaml"
 
 
-class MappingFilesInvalid(MappingInvalid):
-    """The mapping has errors. `issues` holds every error and warning found."""
-
-    def __init__(self, message: str, issues: list[MappingIssue]) -> None:
-        super().__init__(message)
-        self.issues = issues
-
-    @property
-    def errors(self) -> list[MappingIssue]:
-        return [issue for issue in self.issues if issue.severity == "error"]
-
-    @property
-    def warnings(self) -> list[MappingIssue]:
-        return [issue for issue in self.issues if issue.severity == "warning"]
+S = TypeVar("S", bound=BaseModel)
 
 
 def load_mapping(mappings_dir: Path, *, topics: dict[int, int] | None = None) -> Mapping:
@@ -76,16 +64,14 @@ def load_mapping(mappings_dir: Path, *, topics: dict[int, int] | None = None) ->
     notes: tuple[str, ...] = ()
     if topics is None:
         notes = ("topic ids were not checked: the LAPOR! topic tree is not synced yet",)
-    errors = [issue for issue in sink.issues if issue.severity == "error"]
-    if errors:
-        raise MappingFilesInvalid(_message(directory, errors), sorted(sink.issues, key=_order))
+    raise_if_errors(f"the mapping in {directory}", sink.issues)
     assert units is not None and default is not None
     return Mapping(
         directory=str(directory),
         units={unit.code: unit for unit in units},
         rules=tuple(rules),
         default=default,
-        warnings=tuple(sorted(sink.issues, key=_order)),
+        warnings=tuple(sorted(sink.issues, key=issue_order)),
         notes=notes,
     )
 
@@ -96,16 +82,6 @@ def read_rules(path: Path) -> tuple[list[Rule], list[MappingIssue]]:
     sink = _Issues()
     rules = _load_rules(Path(path), sink)
     return rules, sink.issues
-
-
-def _message(directory: Path, errors: list[MappingIssue]) -> str:
-    count = f"{len(errors)} error" + ("s" if len(errors) != 1 else "")
-    lines = "\n".join(f"  {issue}" for issue in sorted(errors, key=_order))
-    return f"the mapping in {directory} has {count}; nothing was changed:\n{lines}"
-
-
-def _order(issue: MappingIssue) -> tuple[str, int, str]:
-    return (issue.file, issue.line, issue.message)
 
 
 @dataclass
@@ -122,81 +98,52 @@ class _Issues:
 # --- files ---------------------------------------------------------------------
 
 
-def _read_yaml(path: Path, sink: _Issues, first_key: str) -> CommentedMap | None:
-    """The parsed top-level mapping of a file, or None after reporting why not."""
-    file = str(path)
-    if not path.is_file():
-        sink.error(
-            file, 0, "the file is missing", f"create it; it starts with `{EXAMPLES[first_key]}`"
-        )
-        return None
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        sink.error(file, 0, f"cannot read the file ({exc})", "save it as UTF-8 text")
-        return None
-    try:
-        document = YAML(typ="rt").load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 0
-        problem = (exc.problem or exc.context or "invalid YAML").strip()
-        sink.error(file, line, f"YAML syntax error: {problem}", _syntax_fix(problem, text))
-        return None
-    except YAMLError as exc:
-        sink.error(file, 0, f"YAML syntax error: {exc}", "check the indentation and quotes")
-        return None
-    if document is None:
-        sink.error(file, 1, "the file is empty", f"start it with `{EXAMPLES[first_key]}`")
-        return None
-    if not isinstance(document, CommentedMap):
-        sink.error(
-            file,
-            _start(document),
-            "the file must be keys and values at the top level",
-            f"start it with `{EXAMPLES[first_key]}`",
-        )
-        return None
+def _read(path: Path, sink: _Issues, first_key: str) -> YamlDocument | None:
+    document, issues = read_yaml(path, start=EXAMPLES[first_key])
+    sink.issues.extend(issues)
     return document
 
 
-def _syntax_fix(problem: str, text: str) -> str:
-    if "\t" in text and ("tab" in problem or "found character" in problem):
-        return "indent with spaces, not tabs"
-    if "duplicate key" in problem:
-        return "a key may appear once per item; remove or rename the second one"
-    if "mapping values are not allowed" in problem or "expected <block end>" in problem:
+def _check(
+    document: YamlDocument, model: type[S], value: Any, loc: tuple[Any, ...], sink: _Issues
+) -> S | None:
+    spec, issues = validate(document, model, value, loc=loc, examples=EXAMPLES, special=_special)
+    sink.issues.extend(issues)
+    return spec
+
+
+def _special(error: SchemaError) -> tuple[str, str] | None:
+    """What the rules file says better than the general table."""
+    if error.type == "extra_forbidden" and error.model is RuleSpec and error.name in CONDITION_KEYS:
         return (
-            "check the indentation: keys of one item start in the same column, "
-            "and a value containing `: ` must be quoted"
+            f"`{error.name}` is not a key of a rule",
+            f"conditions go under `when:`; indent `{error.name}:` two spaces more than `when:`",
         )
-    return "check the indentation (spaces only, keys of one item in the same column) and the quotes"
+    if error.type == "missing" and error.name == "when":
+        return (
+            "the rule has no `when:`",
+            "add `when:` with the conditions indented under it, e.g. `when: {topic: [101]}`",
+        )
+    return None
 
 
 def _load_units(path: Path, sink: _Issues) -> tuple[list[Unit] | None, str | None, int]:
     file = str(path)
-    document = _read_yaml(path, sink, "default")
+    document = _read(path, sink, "default")
     if document is None:
         return None, None, 0
-    try:
-        top = UnitsFile.model_validate(document)
-    except ValidationError as exc:
-        _schema_issues(exc, document, (), file, UnitsFile, sink)
-        if not isinstance(document.get("units"), list):
-            return None, None, 0
-        items: list[Any] = list(document["units"])
-        default = document.get("default") if isinstance(document.get("default"), str) else None
-    else:
-        items, default = top.units, top.default
-    default_line = _line_at(document, ("default",))
+    root = document.root
+    _check(document, UnitsFile, root, (), sink)
+    if not isinstance(root.get("units"), list):
+        return None, None, 0
+    default = root.get("default") if isinstance(root.get("default"), str) else None
+    default_line = document.line_at(("default",))
 
     units: list[Unit] = []
-    for index, item in enumerate(items):
+    for index, item in enumerate(root["units"]):
         loc = ("units", index)
-        try:
-            spec = UnitSpec.model_validate(item)
-        except ValidationError as exc:
-            _schema_issues(exc, document, loc, file, UnitSpec, sink)
+        spec = _check(document, UnitSpec, item, loc, sink)
+        if spec is None:
             continue
         units.append(
             Unit(
@@ -206,7 +153,7 @@ def _load_units(path: Path, sink: _Issues) -> tuple[list[Unit] | None, str | Non
                 kecamatan=spec.kecamatan,
                 liaison=tuple(Contact(c.name, c.phone, c.email, c.role) for c in spec.liaison),
                 file=file,
-                line=_line_at(document, loc),
+                line=document.line_at(loc),
             )
         )
     return units, default, default_line
@@ -214,33 +161,29 @@ def _load_units(path: Path, sink: _Issues) -> tuple[list[Unit] | None, str | Non
 
 def _load_rules(path: Path, sink: _Issues) -> list[Rule]:
     file = str(path)
-    document = _read_yaml(path, sink, "rules")
+    document = _read(path, sink, "rules")
     if document is None:
         return []
-    try:
-        RulesFile.model_validate(document)
-    except ValidationError as exc:
-        _schema_issues(exc, document, (), file, RulesFile, sink)
-        if not isinstance(document.get("rules"), list):
-            return []
+    root = document.root
+    _check(document, RulesFile, root, (), sink)
+    if not isinstance(root.get("rules"), list):
+        return []
     rules: list[Rule] = []
-    for index, item in enumerate(document["rules"]):
+    for index, item in enumerate(root["rules"]):
         loc = ("rules", index)
-        try:
-            spec = RuleSpec.model_validate(item)
-        except ValidationError as exc:
-            _schema_issues(exc, document, loc, file, RuleSpec, sink)
+        spec = _check(document, RuleSpec, item, loc, sink)
+        if spec is None:
             continue
-        rule = _build_rule(spec, index + 1, item, file, _line_at(document, loc), sink)
+        lines = document.lines_under(loc)
+        rule = _build_rule(spec, index + 1, lines, file, document.line_at(loc), sink)
         if rule is not None:
             rules.append(rule)
     return rules
 
 
 def _build_rule(
-    spec: RuleSpec, position: int, item: CommentedMap, file: str, line: int, sink: _Issues
+    spec: RuleSpec, position: int, lines: dict[str, int], file: str, line: int, sink: _Issues
 ) -> Rule | None:
-    lines = _all_lines(item)
     ok = True
 
     def normalised(key: str, values: list[str] | None, norm: Any, what: str) -> frozenset[str]:
@@ -302,162 +245,3 @@ def _written(
     return tuple(
         (value, lines.get(f"{path}.{i}", key_line)) for i, value in enumerate(values or ())
     )
-
-
-# --- line numbers ----------------------------------------------------------------
-
-
-def _start(node: Any) -> int:
-    lc = getattr(node, "lc", None)
-    return lc.line + 1 if lc is not None and lc.line is not None else 1
-
-
-def _line_at(root: Any, loc: tuple[Any, ...]) -> int:
-    """The line of the deepest node along `loc` that exists in the YAML."""
-    line = _start(root)
-    node = root
-    for part in loc:
-        if isinstance(node, CommentedMap) and isinstance(part, str) and part in node:
-            line = node.lc.key(part)[0] + 1
-            node = node[part]
-        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
-            line = node.lc.item(part)[0] + 1
-            node = node[part]
-        else:
-            break
-    return line
-
-
-def _all_lines(node: Any, prefix: str = "") -> dict[str, int]:
-    """Line of every key and list item under `node`, by dotted path ("when.topic.0")."""
-    lines: dict[str, int] = {}
-    if isinstance(node, CommentedMap):
-        for key in node:
-            path = f"{prefix}{key}"
-            lines[path] = node.lc.key(key)[0] + 1
-            lines.update(_all_lines(node[key], f"{path}."))
-    elif isinstance(node, CommentedSeq):
-        for index, child in enumerate(node):
-            path = f"{prefix}{index}"
-            lines[path] = node.lc.item(index)[0] + 1
-            lines.update(_all_lines(child, f"{path}."))
-    return lines
-
-
-# --- schema errors -------------------------------------------------------------------
-
-_NESTED: dict[str, type[BaseModel]] = {"when": WhenSpec, "liaison": ContactSpec}
-
-
-def _schema_issues(
-    exc: ValidationError,
-    document: CommentedMap,
-    prefix: tuple[Any, ...],
-    file: str,
-    model: type[BaseModel],
-    sink: _Issues,
-) -> None:
-    errors = exc.errors()
-    # A misspelt key ("nama") also makes its field missing ("name"): say it once.
-    explained: set[tuple[Any, ...]] = set()
-    for error in errors:
-        if error["type"] == "extra_forbidden":
-            loc = tuple(error["loc"])
-            hint = did_you_mean(str(loc[-1]), list(_model_at(model, loc[:-1]).model_fields))
-            if hint:
-                explained.add((*loc[:-1], hint))
-    for error in errors:
-        loc = tuple(error["loc"])
-        if error["type"] == "missing" and loc in explained:
-            continue
-        line = _line_at(document, prefix + loc)
-        message, fix = _describe(error, loc, model)
-        sink.error(file, line, message, fix)
-
-
-def _describe(error: Any, loc: tuple[Any, ...], model: type[BaseModel]) -> tuple[str, str]:
-    kind: str = error["type"]
-    names = [part for part in loc if isinstance(part, str)]
-    name = names[-1] if names else ""
-    after = loc[loc.index(name) + 1 :] if name else ()
-    where = f"an item of `{name}`" if any(isinstance(p, int) for p in after) else f"`{name}`"
-    example = EXAMPLES.get(name, "")
-    value = error.get("input")
-    shown = (
-        "empty"
-        if value is None
-        else repr(value)
-        if not isinstance(value, (dict, list))
-        else type(value).__name__
-    )
-
-    if kind == "mapping_value":
-        return error["msg"], error["ctx"]["fix"]
-    if kind == "extra_forbidden":
-        parent = _model_at(model, loc[:-1])
-        allowed = list(parent.model_fields)
-        if parent is RuleSpec and name in CONDITION_KEYS:
-            return (
-                f"`{name}` is not a key of a rule",
-                f"conditions go under `when:`; indent `{name}:` two spaces more than `when:`",
-            )
-        hint = did_you_mean(name, allowed)
-        fix = (
-            f"did you mean `{hint}`?" if hint else f"remove it; allowed here: {', '.join(allowed)}"
-        )
-        return f"unknown key `{name}`", fix
-    if kind == "missing":
-        if name == "when":
-            return (
-                "the rule has no `when:`",
-                "add `when:` with the conditions indented under it, e.g. `when: {topic: [101]}`",
-            )
-        return f"`{name}` is missing", f"add it, e.g. `{example}`" if example else "add it"
-    if kind in ("model_type", "dict_type", "model_attributes_type"):
-        if value is None:
-            return (
-                f"`{name}` is empty",
-                f"put its keys under it, indented two spaces more than `{name}:`"
-                + (f", e.g. `{example}`" if example else ""),
-            )
-        return (
-            f"{where} must be keys and values, not {shown}",
-            f"write it like `{example}`" if example else "write keys and values",
-        )
-    if kind == "list_type":
-        return (
-            f"{where} must be a list, not {shown}",
-            f"write it like `{example}`" if example else "write a list",
-        )
-    if kind in ("int_type", "int_parsing", "int_from_float"):
-        return (
-            f"{where} must be a whole number, not {shown}",
-            f"write it without quotes, like `{example}`",
-        )
-    if kind == "string_type":
-        return f"{where} must be text, not {shown}", f'put it in quotes, like `{name}: "{value}"`'
-    if kind == "bool_type":
-        return (
-            f"{where} must be true or false, not {shown}",
-            f"write `{name}: true` or `{name}: false`",
-        )
-    if kind == "literal_error":
-        expected = error.get("ctx", {}).get("expected", "")
-        return f"{where} must be one of {expected}, not {shown}", f"write it like `{example}`"
-    if kind == "string_too_short":
-        return f"{where} is empty", f"write it like `{example}`"
-    if kind == "too_short":
-        return f"{where} has no items", f"write it like `{example}`"
-    return (
-        f"{where}: {error['msg']}",
-        f"write it like `{example}`" if example else "correct the value",
-    )
-
-
-def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel]:
-    """The schema model that validates the mapping at `loc` (for allowed keys)."""
-    current = model
-    for part in loc:
-        if isinstance(part, str) and part in _NESTED:
-            current = _NESTED[part]
-    return current

@@ -5,9 +5,9 @@ loader; every unit, rule and field knows the file and line it came from."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-Severity = Literal["error", "warning"]
+from lapor_bridge.yamlfiles import MappingIssue
 
 # The dimensions a rule can match on, in the order they are checked and shown.
 DIMENSIONS: tuple[str, ...] = (
@@ -25,21 +25,6 @@ CLASSIFICATIONS: tuple[str, ...] = ("PENGADUAN", "ASPIRASI", "PERMINTAAN_INFORMA
 MANUAL = "manual"
 DEFAULT = "default"
 RULE_PREFIX = "rule:"
-
-
-@dataclass(frozen=True)
-class MappingIssue:
-    """One problem in the mapping files, with where it is and how to fix it."""
-
-    file: str
-    line: int  # 1-based; 0 when the problem is the whole file (e.g. it is missing)
-    severity: Severity
-    message: str
-    fix: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.message}. {self.fix}"
 
 
 @dataclass(frozen=True)

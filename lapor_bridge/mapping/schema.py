@@ -6,7 +6,6 @@ its line and a fix). A list field also takes one value: `topic: 101` means
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Annotated, Any, Literal
 
@@ -24,6 +23,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from lapor_bridge.mapping.model import CHANNELS, CLASSIFICATIONS
+from lapor_bridge.yamlfiles import did_you_mean
 
 UNIT_CODE = re.compile(r"^[A-Z][A-Z0-9_]*$")
 RULE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -56,20 +56,6 @@ EXAMPLES: dict[str, str] = {
     "classification": "classification: [PENGADUAN, ASPIRASI]",
 }
 CONDITION_KEYS = ("topic", "kecamatan", "desa", "keyword", "channel", "classification")
-
-
-def did_you_mean(value: str, choices: list[str] | tuple[str, ...]) -> str | None:
-    """The closest choice to a mistyped value, if one is close enough."""
-    by_fold = {choice.casefold(): choice for choice in choices}
-    if value.casefold() in by_fold:
-        return by_fold[value.casefold()]
-    close = difflib.get_close_matches(value.casefold(), list(by_fold), n=1, cutoff=0.6)
-    if close:
-        return by_fold[close[0]]
-    # "RSUD_ASHARI" for RSUD, "KEC_MOG" for KEC_MOGA: one is the start of the other
-    folded = value.casefold()
-    starts = [c for c in by_fold if len(c) >= 3 and (folded.startswith(c) or c.startswith(folded))]
-    return by_fold[max(starts, key=len)] if starts and len(folded) >= 3 else None
 
 
 def _as_list(value: Any) -> Any:

@@ -1,4 +1,5 @@
-"""SLA policies: `mappings/sla.yaml`, validated, with errors pointing at file:line.
+"""SLA policies: `mappings/sla.yaml`, read by lapor_bridge.yamlfiles like every
+file of `mappings/`: each problem is reported with file:line and a fix (exit 3).
 
 A policy is one named clock: when it starts, which event stops it, how long it
 may run (calendar hours or working days, longer when the case is complex) and
@@ -20,17 +21,21 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    ValidationError,
     field_validator,
     model_validator,
 )
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from lapor_bridge.errors import ConfigError
 from lapor_bridge.sla.calendar import WorkingCalendar
 from lapor_bridge.timeutil import IanaZone
+from lapor_bridge.yamlfiles import (
+    MappingIssue,
+    SchemaError,
+    parse_yaml,
+    raise_if_errors,
+    read_yaml_model,
+    validate,
+)
 
 SLA_FILE = "sla.yaml"
 
@@ -139,81 +144,58 @@ class SlaPolicies(_Strict):
 
 # --- loading ---------------------------------------------------------------
 
+START = "policies: {bupati-24h: {stop: settlement, duration: {hours: 24}}}"
+# How each key is written, for the "fix" part of an error.
+EXAMPLES: dict[str, str] = {
+    "zone": "zone: Asia/Jakarta",
+    "cuti_bersama": "cuti_bersama: true",
+    "days_off": 'days_off: [{date: 2026-01-02, reason: "Keputusan Bupati ..."}]',
+    "date": "date: 2026-01-02",
+    "reason": 'reason: "Keputusan Bupati ..."',
+    "policies": START,
+    "description": 'description: "first follow-up within 5 working days"',
+    "start": "start: disposition",
+    "stop": "stop: settlement (or first_followup)",
+    "duration": "duration: {hours: 24} (or {working_days: 5})",
+    "complex_duration": "complex_duration: {hours: 48}",
+    "hours": "hours: 24",
+    "working_days": "working_days: 5",
+    "at_risk": "at_risk: 0.75",
+}
 
-def _line_of(doc: Any, loc: tuple[int | str, ...]) -> int | None:
-    """The 1-based line of the deepest node of `loc` that the YAML document has."""
-    line: int | None = None
-    node = doc
-    for key in loc:
-        if isinstance(node, CommentedMap) and key in node:
-            line = node.lc.key(key)[0] + 1
-            node = node[key]
-        elif isinstance(node, CommentedSeq) and isinstance(key, int) and key < len(node):
-            line = node.lc.item(key)[0] + 1
-            node = node[key]
-        else:
-            break
-    return line
+
+def _special(error: SchemaError) -> tuple[str, str] | None:
+    if error.type == "string_pattern_mismatch" and error.loc[:1] == ("policies",):
+        return (
+            f"policy name `{error.name}` is not lowercase letters, digits, - and _",
+            "rename it like `bupati-24h` (at most 40 characters)",
+        )
+    return None
+
+
+def read_policies(path: Path) -> tuple[SlaPolicies | None, list[MappingIssue]]:
+    """The policies of an `sla.yaml`, or None and every problem (for `mappings check`)."""
+    return read_yaml_model(path, SlaPolicies, start=START, examples=EXAMPLES, special=_special)
 
 
 def parse_policies(text: str, *, source: str = SLA_FILE) -> SlaPolicies:
-    """Validate the text of an `sla.yaml`; a problem raises ConfigError with file:line."""
-    yaml = YAML(typ="rt")
-    # dates stay text here, so pydantic checks them and the error gets its line
-    yaml.constructor.add_constructor("tag:yaml.org,2002:timestamp", _as_text)
-    try:
-        doc = yaml.load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        raise ConfigError(f"{where}: not valid YAML: {exc.problem}") from None
-    except YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
-    if not isinstance(doc, CommentedMap):
-        raise ConfigError(f"{source}:1: expected a mapping with `policies:`; see mappings/sla.yaml")
-    try:
-        return SlaPolicies.model_validate(_plain(doc))
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            loc = tuple(
-                p for p in error["loc"] if p not in ("function-after[_one_unit(), Duration]",)
-            )
-            line = _line_of(doc, loc)
-            where = f"{source}:{line}" if line else source
-            path = ".".join(str(p) for p in loc) or "(top)"
-            message = error["msg"].removeprefix("Value error, ")
-            problems.append(f"{where}: {path}: {message}")
-        raise ConfigError(
-            "invalid SLA policies, nothing was changed: " + "; ".join(problems)
-        ) from None
-
-
-def _as_text(constructor: Any, node: Any) -> str:
-    return str(node.value)
-
-
-def _plain(node: Any) -> Any:
-    """ruamel's round-trip containers as plain dicts and lists (for pydantic)."""
-    if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    return node
+    """Validate the text of an `sla.yaml`; problems raise MappingFilesInvalid
+    (exit status 3), each with file:line and a fix."""
+    document, issues = parse_yaml(text, file=source, start=START)
+    policies = None
+    if document is not None:
+        policies, issues = validate(document, SlaPolicies, examples=EXAMPLES, special=_special)
+    raise_if_errors(f"the SLA file {source}", issues)
+    assert policies is not None
+    return policies
 
 
 def load_policies(path: Path) -> SlaPolicies:
-    """Read and validate an `sla.yaml`."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"SLA policies not found at {path}; set LAPOR_BRIDGE_MAPPINGS_DIR to the folder "
-            "holding sla.yaml"
-        ) from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read SLA policies {path}: {exc.strerror}") from None
-    return parse_policies(text, source=str(path))
+    """Read and validate an `sla.yaml` (problems: see parse_policies)."""
+    policies, issues = read_policies(path)
+    raise_if_errors(f"the SLA file {path}", issues)
+    assert policies is not None
+    return policies
 
 
 _cache: dict[Path, tuple[int, SlaPolicies]] = {}

@@ -122,6 +122,24 @@ def test_mappings_check_ok_and_broken(cli_store, tmp_path, monkeypatch):
     assert "nothing was changed" in result.output
 
 
+def test_mappings_check_covers_sla_yaml(cli_store, tmp_path, monkeypatch):
+    result = run("mappings", "check")
+    assert "SLA policies OK: bupati-24h, nasional-5hk" in result.output
+
+    mine = tmp_path / "mine"
+    shutil.copytree(REPO / "mappings", mine)
+    sla = (mine / "sla.yaml").read_text()
+    lines = sla.splitlines()
+    line_no = lines.index("    at_risk: 0.75") + 1
+    lines[line_no - 1] = "    at_risk: 75%"
+    (mine / "sla.yaml").write_text("\n".join(lines) + "\n")
+    monkeypatch.setenv("LAPOR_BRIDGE_MAPPINGS_DIR", str(mine))
+    result = run("mappings", "check")
+    assert result.exit_code == 3, result.output
+    assert f"{mine / 'sla.yaml'}:{line_no}: `at_risk` must be a number, not '75%'" in result.output
+    assert "write it like `at_risk: 0.75`" in result.output
+
+
 def test_mappings_check_warns_without_failing(cli_store, tmp_path, monkeypatch):
     mine = tmp_path / "mine"
     shutil.copytree(REPO / "mappings", mine)

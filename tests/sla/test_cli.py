@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -87,11 +88,19 @@ def test_bad_arguments_are_one_line_errors(store: str) -> None:
     assert result.exit_code != 0 and "YYYY-MM-DD" in result.output
 
 
-def test_invalid_policy_file_stops_recompute(store: str, tmp_path: Path, monkeypatch) -> None:
-    bad = tmp_path / "maps"
-    bad.mkdir()
-    (bad / "sla.yaml").write_text("policies:\n  x:\n    stop: soon\n    duration: {hours: 1}\n")
-    monkeypatch.setenv("LAPOR_BRIDGE_MAPPINGS_DIR", str(bad))
-    result = CliRunner().invoke(app, ["sla", "recompute"])
-    assert result.exit_code == 2
-    assert "sla.yaml:3: policies.x.stop" in result.output
+def test_a_broken_sla_yaml_exits_3_with_file_and_line(
+    store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine = tmp_path / "mappings"
+    shutil.copytree(MAPPINGS, mine)
+    text = (mine / "sla.yaml").read_text()
+    lines = text.splitlines()
+    line_no = lines.index("    stop: settlement") + 1
+    lines[line_no - 1] = "    stop: selesai"
+    (mine / "sla.yaml").write_text("\n".join(lines) + "\n")
+    monkeypatch.setenv("LAPOR_BRIDGE_MAPPINGS_DIR", str(mine))
+    for command in (["sla", "recompute"], ["sla", "summary"], ["mappings", "check"]):
+        result = CliRunner().invoke(app, command)
+        assert result.exit_code == 3, (command, result.output)
+        assert f"{mine / 'sla.yaml'}:{line_no}: `stop` must be one of" in result.output
+        assert "nothing was changed" in result.output

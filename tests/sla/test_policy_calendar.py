@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lapor_bridge.errors import ConfigError
+from lapor_bridge.errors import ConfigError, MappingInvalid
 from lapor_bridge.sla.calendar import WorkingCalendar
 from lapor_bridge.sla.policy import (
     StopEvent,
@@ -16,6 +16,7 @@ from lapor_bridge.sla.policy import (
     parse_policies,
 )
 from lapor_bridge.timeutil import WIB, parse_upstream_time
+from lapor_bridge.yamlfiles import MappingFilesInvalid
 
 SHIPPED_FILE = Path(__file__).parents[2] / "mappings" / "sla.yaml"
 
@@ -36,43 +37,63 @@ def test_shipped_policies() -> None:
     [
         (
             "policies:\n  x:\n    stop: settlement\n    duration: {hours: 24, working_days: 5}\n",
-            "sla.yaml:4: policies.x.duration: give exactly one of `hours` or `working_days`",
+            "sla.yaml:4: `duration`: give exactly one of `hours` or `working_days`. write it like",
         ),
         (
             "zone: Mars/Base\npolicies:\n  x: {stop: settlement, duration: {hours: 1}}\n",
-            "sla.yaml:1: zone: is not an IANA time zone",
+            "sla.yaml:1: `zone` 'Mars/Base' is not an IANA time zone",
         ),
         (
             "policies:\n  x:\n    stop: settled\n    duration: {hours: 1}\n",
-            "sla.yaml:3: policies.x.stop: Input should be 'first_followup' or 'settlement'",
+            "sla.yaml:3: `stop` must be one of 'first_followup' or 'settlement', not 'settled'",
         ),
         (
             "policies:\n  x:\n    stop: settlement\n    duration: {hours: 1}\n    at_risk: 1.5\n",
-            "sla.yaml:5: policies.x.at_risk",
+            "sla.yaml:5: `at_risk` must be less than 1.0, not 1.5",
         ),
         (
             "days_off:\n  - {date: 2026-01-02, reason: a}\n  - {date: 2026-13-02, reason: b}\n"
             "policies:\n  x: {stop: settlement, duration: {hours: 1}}\n",
-            "sla.yaml:3: days_off.1.date",
+            "sla.yaml:3: `date` must be a date, not '2026-13-02'",
         ),
         (
             "days_off:\n  - {date: 2026-01-02, reason: a}\n  - {date: 2026-01-02, reason: b}\n"
             "policies:\n  x: {stop: settlement, duration: {hours: 1}}\n",
-            "sla.yaml:1: days_off: 2026-01-02 is listed twice",
+            "sla.yaml:1: `days_off`: 2026-01-02 is listed twice",
         ),
         (
             "policies:\n  x: {stop: settlement, duration: {hours: 1}, colour: red}\n",
-            "sla.yaml:2: policies.x.colour: Extra inputs are not permitted",
+            "sla.yaml:2: unknown key `colour`. remove it; allowed here:",
         ),
-        ("policies: {}\n", "sla.yaml:1: policies"),
-        ("policies: [\n", "sla.yaml:2: not valid YAML"),
-        ("- a\n", "sla.yaml:1: expected a mapping with `policies:`"),
+        ("policies: {}\n", "sla.yaml:1: `policies` has no items"),
+        ("policies: [\n", "sla.yaml:2: YAML syntax error"),
+        ("- a\n", "sla.yaml:1: the file must be keys and values at the top level"),
     ],
 )
 def test_invalid_policies_name_the_line(text: str, expected: str) -> None:
-    with pytest.raises(ConfigError) as info:
+    with pytest.raises(MappingInvalid) as info:
         parse_policies(text, source="mappings/sla.yaml")
+    assert info.value.exit_code == 3
     assert expected in info.value.message
+
+
+def test_every_problem_of_the_file_is_reported_with_its_line_and_a_fix() -> None:
+    text = (
+        "zone: Mars/Base\n"  # 1
+        "policies:\n"
+        "  x:\n"
+        "    stop: settled\n"  # 4
+        "    duration: {hours: 1}\n"
+        "    complex_duraton: {hours: 2}\n"  # 6
+        "  Bad Name: {stop: settlement, duration: {hours: 1}}\n"  # 7
+    )
+    with pytest.raises(MappingFilesInvalid) as info:
+        parse_policies(text, source="mappings/sla.yaml")
+    found = [(issue.line, issue.message, issue.fix) for issue in info.value.errors]
+    assert [line for line, _, _ in found] == [1, 4, 6, 7]
+    assert "did you mean `complex_duration`?" in found[2][2]
+    assert "policy name `Bad Name`" in found[3][1]
+    assert all(fix for _, _, fix in found)
 
 
 def test_unknown_policy_name_is_a_clear_error() -> None:
@@ -83,7 +104,7 @@ def test_unknown_policy_name_is_a_clear_error() -> None:
 
 
 def test_missing_file_says_where_it_looked(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"sla\.yaml.*LAPOR_BRIDGE_MAPPINGS_DIR"):
+    with pytest.raises(MappingInvalid, match=r"sla\.yaml.*LAPOR_BRIDGE_MAPPINGS_DIR"):
         load_policies(tmp_path / "sla.yaml")
 
 
