@@ -412,6 +412,7 @@ def respond(
 ) -> None:
     """Record an OPD follow-up (tindak lanjut); it is queued for LAPOR! at once."""
     from lapor_bridge.outbox import commands
+    from lapor_bridge.outbox.respond import TindakLanjutDraft
 
     if from_csv is not None:
         if tracking_id is not None or status or text or opd or attach:
@@ -424,9 +425,10 @@ def respond(
         return
     if tracking_id is None or not status or text is None:
         raise typer.BadParameter("give TRACKING_ID, --status and --text (or --from-csv FILE)")
-    commands.respond(
-        runtime(), tracking_id, status=status, text=text, opd=opd, attach=attach, by=_who(by)
+    draft = TindakLanjutDraft(
+        tracking_id, status, text, opd=opd, attachments=tuple(attach), created_by=_who(by)
     )
+    commands.respond(runtime(), draft)
 
 
 @app.command()

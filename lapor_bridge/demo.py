@@ -34,7 +34,7 @@ def _next_second() -> None:
 def _answer_one_report(runtime: Runtime) -> int | None:
     """A liaison answers the oldest open report (written locally, queued for LAPOR!)."""
     from lapor_bridge.mapping import load_mapping
-    from lapor_bridge.outbox import record_tindak_lanjut
+    from lapor_bridge.outbox import TindakLanjutDraft, record_tindak_lanjut
 
     units = load_mapping(runtime.settings.mappings_dir).unit_names
 
@@ -45,12 +45,15 @@ def _answer_one_report(runtime: Runtime) -> int | None:
             .order_by(ReportRow.tracking_id)
         ).first()
         if tracking_id is not None:
-            record_tindak_lanjut(
-                session,
+            draft = TindakLanjutDraft(
                 tracking_id,
                 status="DIPROSES",
                 content="Laporan sudah kami terima dan sedang ditindaklanjuti oleh petugas lapangan.",
                 created_by="demo",
+            )
+            record_tindak_lanjut(
+                session,
+                draft,
                 now=utcnow(),
                 units=units,
                 policies=default_policies(runtime.settings.mappings_dir),

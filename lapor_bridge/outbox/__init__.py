@@ -1,7 +1,8 @@
 """Push: local follow-ups (tindak lanjut) delivered to LAPOR! exactly once,
 in order per report, through a transactional outbox.
 
-respond.py  capture: writing a follow-up is queueing it (one row, one transaction)
+respond.py  capture: a TindakLanjutDraft checked and queued (one row, one transaction)
+csv_import.py  many follow-ups from a spreadsheet, each bad row reported with its line
 states.py   the pure state machine and backoff
 claim.py    claiming with a lease (SKIP LOCKED on PostgreSQL, BEGIN IMMEDIATE on SQLite)
 push.py     delivery: reconcile uncertain items, post, record the outcome
@@ -18,11 +19,11 @@ from lapor_bridge.outbox.admin import (
     retry_items,
     stuck_items,
 )
+from lapor_bridge.outbox.csv_import import CsvImport, import_csv
 from lapor_bridge.outbox.echoes import reconcile_echoes
 from lapor_bridge.outbox.push import PushSummary, push_outbox, run_push
 from lapor_bridge.outbox.respond import (
-    CsvImport,
-    import_csv,
+    TindakLanjutDraft,
     record_follow_up,
     record_tindak_lanjut,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "OutboxState",
     "PushSummary",
     "ReplyRow",
+    "TindakLanjutDraft",
     "cancel_item",
     "import_csv",
     "list_outbox",

@@ -195,9 +195,9 @@ def cancel_item(
     item_id: int,
     *,
     now: datetime,
+    policies: SlaPolicies,
     by: str | None = None,
     reason: str = "",
-    policies: SlaPolicies | None = None,
 ) -> TindakLanjut:
     """Withdraw an unsent item (pending, failed or dead): it is never sent and
     no longer holds back the later items of its report."""

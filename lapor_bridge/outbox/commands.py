@@ -24,8 +24,9 @@ from lapor_bridge.outbox.admin import (
     retry_items,
     stuck_items,
 )
+from lapor_bridge.outbox.csv_import import CsvImport, import_csv
 from lapor_bridge.outbox.push import PushSummary, run_push
-from lapor_bridge.outbox.respond import CsvImport, import_csv, record_follow_up
+from lapor_bridge.outbox.respond import TindakLanjutDraft, record_follow_up
 from lapor_bridge.outbox.states import OutboxState
 from lapor_bridge.outbox.views import outbox_table, replies_table
 from lapor_bridge.runtime import Runtime
@@ -48,29 +49,14 @@ def _json(data: Any, out: IO[str] | None) -> None:
     _out(out).write("\n")
 
 
-def respond(
-    rt: Runtime,
-    tracking_id: int,
-    *,
-    status: str,
-    text: str,
-    opd: str | None,
-    attach: Sequence[str],
-    by: str | None,
-    out: IO[str] | None = None,
-) -> int:
+def respond(rt: Runtime, draft: TindakLanjutDraft, *, out: IO[str] | None = None) -> int:
     """`lapor-bridge respond TRACKING_ID ...`: record one follow-up; its outbox id."""
     item = record_follow_up(
         rt.engine,
-        tracking_id,
-        status=status,
-        content=text,
-        opd=opd,
-        attachments=attach,
-        created_by=by,
+        draft,
         now=utcnow(),
-        policies=default_policies(rt.settings.mappings_dir),
         units=_units(rt),
+        policies=default_policies(rt.settings.mappings_dir),
     )
     print(
         f"recorded outbox #{item.id}: {item.status} for report {item.tracking_id} from "
@@ -95,8 +81,8 @@ def respond_csv(
         path,
         created_by=by,
         now=utcnow(),
-        policies=default_policies(rt.settings.mappings_dir),
         units=_units(rt),
+        policies=default_policies(rt.settings.mappings_dir),
     )
     for line, item in result.recorded:
         print(

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select
+from sqlmodel import Session
 
+from lapor_bridge.mapping import load_mapping
+from lapor_bridge.outbox.respond import (
+    TindakLanjutDraft,
+    record_follow_up,
+    record_tindak_lanjut,
+)
 from lapor_bridge.simulator import Simulator
+from lapor_bridge.sla import load_policies
 from lapor_bridge.store import read_session, write_session
 from lapor_bridge.store.tables import Assignment, ReportRow, TindakLanjut
 from lapor_bridge.timeutil import parse_upstream_time
@@ -15,6 +25,39 @@ from lapor_bridge.upstream.client import LaporClient, RequestRetryPolicy
 
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # a Monday, 10:00 WIB
 OPEN = ("DISPOSISI", "DIPROSES", "SELESAI")
+MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
+UNITS = load_mapping(MAPPINGS).unit_names  # the shipped OPD codes -> official names
+POLICIES = load_policies(MAPPINGS / "sla.yaml")
+
+
+def respond(
+    engine: Engine,
+    tracking_id: int,
+    content: str = "Sedang kami tangani.",
+    status: str = "DIPROSES",
+    *,
+    now: datetime = NOW,
+    units: Mapping[str, str] = UNITS,
+    **fields: Any,
+) -> TindakLanjut:
+    """record_follow_up of one draft, in its own transaction, with the shipped units and SLA."""
+    draft = TindakLanjutDraft(tracking_id, status, content, **fields)
+    return record_follow_up(engine, draft, now=now, units=units, policies=POLICIES)
+
+
+def respond_in(
+    session: Session,
+    tracking_id: int,
+    content: str = "Sedang kami tangani.",
+    status: str = "DIPROSES",
+    *,
+    now: datetime = NOW,
+    units: Mapping[str, str] = UNITS,
+    **fields: Any,
+) -> TindakLanjut:
+    """record_tindak_lanjut of one draft inside the caller's transaction."""
+    draft = TindakLanjutDraft(tracking_id, status, content, **fields)
+    return record_tindak_lanjut(session, draft, now=now, units=units, policies=POLICIES)
 
 
 def add_report(

@@ -14,11 +14,10 @@ from lapor_bridge.outbox import (
     stuck_items,
 )
 from lapor_bridge.outbox.errors import OutboxCommandError
-from lapor_bridge.outbox.respond import record_tindak_lanjut
 from lapor_bridge.outbox.states import OutboxState
 from lapor_bridge.store import read_session, write_session
 from lapor_bridge.store.tables import TindakLanjut, UpstreamFollowUpRow
-from tests.outbox.helpers import NOW, add_report, items
+from tests.outbox.helpers import NOW, POLICIES, add_report, items, respond_in
 
 
 def make(engine, *, plan, rahasia=()):
@@ -27,9 +26,7 @@ def make(engine, *, plan, rahasia=()):
             privacy = "RAHASIA" if tracking_id in rahasia else "PUBLIK"
             add_report(session, tracking_id, privacy=privacy, opd=f"OPD{tracking_id}")
         return [
-            record_tindak_lanjut(
-                session, t, status="DIPROSES", content=f"Rahasia isi {n}", now=NOW
-            ).id
+            respond_in(session, t, f"Rahasia isi {n}", units={f"OPD{t}": f"Unit {t}"}).id
             for n, t in enumerate(plan)
         ]
 
@@ -84,14 +81,16 @@ def test_retry_and_cancel_refuse_what_they_cannot_do(engine):
         retry_items(session, [99], now=NOW)
     set_state(engine, a1, state="sent", upstream_id=5)
     with write_session(engine) as session, pytest.raises(OutboxCommandError, match="is sent"):
-        cancel_item(session, a1, now=NOW)
+        cancel_item(session, a1, now=NOW, policies=POLICIES)
 
 
 def test_cancel_withdraws_an_item_and_says_when_it_may_already_be_upstream(engine):
     (a1,) = make(engine, plan=[1])
     set_state(engine, a1, state="dead", uncertain=True)
     with write_session(engine) as session:
-        cancel_item(session, a1, now=NOW, by="admin", reason="dijawab lewat telepon")
+        cancel_item(
+            session, a1, now=NOW, policies=POLICIES, by="admin", reason="dijawab lewat telepon"
+        )
     [stored] = items(engine)
     assert stored.state == "cancelled"
     assert "cancelled by admin while dead: dijawab lewat telepon" in stored.note

@@ -14,7 +14,6 @@ from sqlalchemy import text
 
 from lapor_bridge.outbox import cancel_item
 from lapor_bridge.outbox.claim import claim_next, finish, renew_lease
-from lapor_bridge.outbox.respond import record_tindak_lanjut
 from lapor_bridge.outbox.states import (
     Attempt,
     Delivered,
@@ -25,7 +24,7 @@ from lapor_bridge.outbox.states import (
 )
 from lapor_bridge.store import open_store, write_session
 from lapor_bridge.store.tables import TindakLanjut
-from tests.outbox.helpers import NOW, add_report
+from tests.outbox.helpers import NOW, POLICIES, add_report, respond_in
 
 
 def queue(engine, plan: list[int]) -> list[int]:
@@ -35,9 +34,7 @@ def queue(engine, plan: list[int]) -> list[int]:
             add_report(session, tracking_id)
         ids = []
         for n, tracking_id in enumerate(plan):
-            item = record_tindak_lanjut(
-                session, tracking_id, status="DIPROSES", content=f"jawaban {n}", now=NOW
-            )
+            item = respond_in(session, tracking_id, f"jawaban {n}")
             ids.append(item.id)
     return ids
 
@@ -83,7 +80,9 @@ def test_a_dead_item_holds_back_later_items_until_retried_or_cancelled(engine):
     later = NOW + timedelta(days=1)
     assert claim_next(engine, worker="w", now=later, lease_s=60) is None
     with write_session(engine) as session:
-        cancel_item(session, a1, now=later, by="admin", reason="answered by phone")
+        cancel_item(
+            session, a1, now=later, policies=POLICIES, by="admin", reason="answered by phone"
+        )
     assert claim_next(engine, worker="w", now=later, lease_s=60).id == a2
 
 

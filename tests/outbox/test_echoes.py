@@ -7,11 +7,10 @@ from datetime import timedelta
 
 from lapor_bridge.outbox import reconcile_echoes
 from lapor_bridge.outbox.claim import claim_next, finish
-from lapor_bridge.outbox.respond import record_tindak_lanjut
 from lapor_bridge.outbox.states import OutboxState, Transition
 from lapor_bridge.store import write_session
 from lapor_bridge.upstream.models import ApiFollowUp
-from tests.outbox.helpers import NOW, add_report, items
+from tests.outbox.helpers import NOW, add_report, items, respond_in
 
 
 def follow_up(id: int, tracking_id: int, external_ref: str | None, author: str = "INSTANSI"):
@@ -29,10 +28,7 @@ def follow_up(id: int, tracking_id: int, external_ref: str | None, author: str =
 def setup(engine, n: int):
     with write_session(engine) as session:
         add_report(session, 1)
-        return [
-            record_tindak_lanjut(session, 1, status="DIPROSES", content=f"j{i}", now=NOW)
-            for i in range(n)
-        ]
+        return [respond_in(session, 1, f"j{i}") for i in range(n)]
 
 
 def test_our_refs_are_returned_and_unsent_items_become_sent(engine):

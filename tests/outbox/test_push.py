@@ -8,9 +8,10 @@ import pytest
 
 from lapor_bridge.errors import Unauthorized
 from lapor_bridge.outbox import push as push_module
-from lapor_bridge.outbox import push_outbox, record_follow_up, stuck_items
+from lapor_bridge.outbox import push_outbox, stuck_items
 from lapor_bridge.store import read_session
 from lapor_bridge.timeutil import utcnow
+from tests.outbox import helpers
 from tests.outbox.helpers import items, make_client, ours_upstream, seed_from_simulator
 
 
@@ -37,11 +38,8 @@ def later():
     return utcnow() + timedelta(minutes=2)
 
 
-UNITS = {"DPUPR": "Dinas Pekerjaan Umum dan Penataan Ruang"}
-
-
 def respond(engine, tracking_id, text, status="DIPROSES", **kw):
-    return record_follow_up(engine, tracking_id, status=status, content=text, now=utcnow(), **kw)
+    return helpers.respond(engine, tracking_id, text, status, now=utcnow(), **kw)
 
 
 def posts(sim, tracking_id=None):
@@ -53,7 +51,7 @@ def test_follow_ups_reach_lapor_once_in_order_with_their_fields(sqlite_engine, s
     a, b = open_ids[:2]
     respond(sqlite_engine, a, "Pertama", attachments=["https://pemalangkab.go.id/a.jpg"])
     respond(sqlite_engine, b, "Untuk laporan b")
-    respond(sqlite_engine, a, "Kedua", status="SELESAI", opd="DPUPR", units=UNITS)
+    respond(sqlite_engine, a, "Kedua", status="SELESAI", opd="DPUPR")
     with make_client(sim) as client:
         summary = push(sqlite_engine, client)
     assert (summary.sent, summary.failed, summary.dead, summary.due_left) == (3, 0, 0, 0)
@@ -70,7 +68,12 @@ def test_follow_ups_reach_lapor_once_in_order_with_their_fields(sqlite_engine, s
             item.status,
             item.unit or item.opd,
         )
-    assert [f["unit"] for f in ours_upstream(sim)] == ["DINKES", "DINKES", UNITS["DPUPR"]]
+    units = helpers.UNITS
+    assert [f["unit"] for f in ours_upstream(sim)] == [
+        units["DINKES"],
+        units["DINKES"],
+        units["DPUPR"],
+    ]
     assert [f["content"] for f in sim.followups(a) if f.get("external_ref")] == [
         "Pertama",
         "Kedua",

@@ -3,18 +3,21 @@ changes nothing; the CSV import keeps the good rows and reports the bad ones."""
 
 from __future__ import annotations
 
+import os
 import re
+import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 
-from lapor_bridge.outbox import import_csv, record_follow_up, record_tindak_lanjut
+from lapor_bridge.outbox import import_csv
 from lapor_bridge.outbox.claim import claim_next
 from lapor_bridge.outbox.errors import InvalidCsv, InvalidFollowUp
-from lapor_bridge.store import read_session, write_session
+from lapor_bridge.store import open_store, read_session, write_session
 from lapor_bridge.store.tables import SlaClock, TindakLanjut
-from tests.outbox.helpers import NOW, add_report, items
+from tests.conftest import PG_URL
+from tests.outbox.helpers import NOW, POLICIES, UNITS, add_report, items, respond, respond_in
 
 
 def count(engine) -> int:
@@ -46,18 +49,18 @@ def local(sqlite_engine):
 
 
 def test_recording_queues_it_in_the_same_row(reports):
-    item = record_follow_up(
+    item = respond(
         reports,
         101,
-        status="diproses",
-        content="  Sedang kami tangani.  ",
-        attachments=["https://pemalangkab.go.id/foto/1.jpg"],
+        "  Sedang kami tangani.  ",
+        "diproses",
+        attachments=("https://pemalangkab.go.id/foto/1.jpg",),
         created_by="liaison-dinkes",
-        now=NOW,
     )
     [stored] = items(reports)
     assert stored.id == item.id
     assert (stored.tracking_id, stored.opd, stored.status) == (101, "DINKES", "DIPROSES")
+    assert stored.unit == UNITS["DINKES"]  # the official name LAPOR! shows
     assert stored.content == "Sedang kami tangani."
     assert stored.attachments == [{"url": "https://pemalangkab.go.id/foto/1.jpg"}]
     assert stored.state == "pending" and stored.attempts == 0 and stored.created_at == NOW
@@ -69,40 +72,34 @@ def test_recording_queues_it_in_the_same_row(reports):
 
 
 def test_external_refs_are_unique(local):
-    refs = {
-        record_follow_up(local, 101, status="DIPROSES", content=f"n{i}", now=NOW).external_ref
-        for i in range(20)
-    }
+    refs = {respond(local, 101, f"n{i}").external_ref for i in range(20)}
     assert len(refs) == 20 and all(len(r) <= 64 for r in refs)
 
 
 def test_the_sla_clock_stops_at_the_local_follow_up_time(reports):
-    record_follow_up(reports, 101, status="DIPROSES", content="Diterima.", now=NOW)
+    respond(reports, 101, "Diterima.")
     with read_session(reports) as session:
         clock = session.get(SlaClock, (101, "nasional-5hk"))
     assert clock is not None and clock.stopped_at == NOW
 
 
 def test_opd_given_explicitly_wins_and_is_required_without_assignment(local):
-    item = record_follow_up(local, 101, status="SELESAI", content="Selesai.", opd="DPUPR", now=NOW)
+    item = respond(local, 101, "Selesai.", "SELESAI", opd="DPUPR")
     assert item.opd == "DPUPR"
     with pytest.raises(InvalidFollowUp, match=r"no OPD assigned.*--opd"):
-        record_follow_up(local, 102, status="DIPROSES", content="x", now=NOW)
-    assert record_follow_up(local, 102, status="DIPROSES", content="x", opd="DISHUB", now=NOW)
+        respond(local, 102, "x")
+    assert respond(local, 102, "x", opd="DISHUB")
 
 
-UNITS = {"DINKES": "Dinas Kesehatan", "DPUPR": "Dinas Pekerjaan Umum dan Penataan Ruang"}
-
-
-def test_with_the_units_the_opd_code_is_checked_and_its_name_kept(local):
-    item = record_follow_up(local, 101, status="DIPROSES", content="x", units=UNITS, now=NOW)
+def test_the_opd_code_is_always_checked_against_the_units_and_its_name_kept(local):
+    units = {"DINKES": "Dinas Kesehatan", "DPUPR": "Dinas Pekerjaan Umum dan Penataan Ruang"}
+    item = respond(local, 101, "x", units=units)
     assert (item.opd, item.unit) == ("DINKES", "Dinas Kesehatan")
     with pytest.raises(InvalidFollowUp, match=r"'DINKESS' is not in mappings/units.yaml"):
-        record_follow_up(
-            local, 101, status="DIPROSES", content="y", opd="DINKESS", units=UNITS, now=NOW
-        )
+        respond(local, 101, "y", opd="DINKESS", units=units)
+    with pytest.raises(InvalidFollowUp, match=r"'DINKES' is not in mappings/units.yaml"):
+        respond(local, 101, "z", units={"DPUPR": "Dinas PU"})  # the assigned OPD too
     assert count(local) == 1
-    assert record_follow_up(local, 101, status="DIPROSES", content="z", now=NOW).unit is None
 
 
 @pytest.mark.parametrize(
@@ -115,29 +112,32 @@ def test_with_the_units_the_opd_code_is_checked_and_its_name_kept(local):
         (101, {"status": "DITUTUP"}, "not DIPROSES or SELESAI"),
         (101, {"content": "   "}, "empty"),
         (101, {"content": "x" * 5001}, "5001 characters.*at most 5000"),
-        (101, {"attachments": ["file:///etc/passwd"]}, "not an http\\(s\\) URL"),
+        (101, {"content": "ada\x00nol"}, "NUL byte"),
+        (101, {"attachments": ("file:///etc/passwd",)}, "not an http\\(s\\) URL"),
     ],
 )
 def test_bad_follow_ups_are_refused_and_change_nothing(local, tracking_id, kwargs, message):
     args = {"status": "DIPROSES", "content": "Sedang ditangani.", **kwargs}
     with pytest.raises(InvalidFollowUp, match=message):
-        record_follow_up(local, tracking_id, now=NOW, **args)
+        respond(local, tracking_id, **args)
     assert count(local) == 0
 
 
 def test_a_follow_up_of_5000_characters_and_on_a_selesai_report_is_fine(local):
-    record_follow_up(local, 106, status="SELESAI", content="y" * 5000, now=NOW)
+    respond(local, 106, "y" * 5000, "SELESAI")
     assert count(local) == 1
 
 
 def test_a_failing_transaction_keeps_neither_follow_up_nor_queue_entry(reports):
     with pytest.raises(RuntimeError), write_session(reports) as session:
-        record_tindak_lanjut(session, 101, status="DIPROSES", content="x", now=NOW)
+        respond_in(session, 101, "x")
         raise RuntimeError("crash before commit")
     assert count(reports) == 0
 
 
 # --- CSV ----------------------------------------------------------------------
+
+ARGS = {"now": NOW, "units": UNITS, "policies": POLICIES}
 
 
 def write(tmp_path: Path, text: str, encoding: str = "utf-8") -> Path:
@@ -159,7 +159,7 @@ def test_csv_good_rows_go_in_and_bad_rows_are_reported_by_line(reports, tmp_path
         "101,SELESAI,,,\n"
         "101,SELESAI,x,,,extra\n",
     )
-    result = import_csv(reports, path, created_by="admin", now=NOW)
+    result = import_csv(reports, path, created_by="admin", **ARGS)
     assert [line for line, _ in result.recorded] == [2, 7]
     assert [line for line, _ in result.bad] == [4, 6, 8, 9, 10]
     reasons = dict(result.bad)
@@ -184,7 +184,7 @@ def test_csv_from_excel_with_bom_semicolons_and_capital_headers(local, tmp_path)
     path = write(
         tmp_path, "\ufeffTracking_ID;Status;Text\r\n101;SELESAI;Jalan sudah diperbaiki\r\n"
     )
-    result = import_csv(local, path, now=NOW)
+    result = import_csv(local, path, **ARGS)
     assert result.ok and len(result.recorded) == 1
     assert items(local)[0].content == "Jalan sudah diperbaiki"
 
@@ -194,11 +194,11 @@ def test_importing_the_same_file_twice_sends_nothing_twice(reports, tmp_path):
         tmp_path,
         "tracking_id,status,text\n101,DIPROSES,Sedang dicek\n101,DIPROSES,Sedang dicek\n",
     )
-    first = import_csv(reports, path, now=NOW)
+    first = import_csv(reports, path, **ARGS)
     assert [line for line, _ in first.recorded] == [2]
     assert [line for line, _ in first.bad] == [3]
     assert "already has this follow-up" in first.bad[0][1]
-    second = import_csv(reports, path, now=NOW)
+    second = import_csv(reports, path, **ARGS)
     assert not second.recorded and len(second.bad) == 2
     assert count(reports) == 1
 
@@ -213,11 +213,78 @@ def test_importing_the_same_file_twice_sends_nothing_twice(reports, tmp_path):
 )
 def test_csv_problems_of_the_whole_file_record_nothing(local, tmp_path, text, message):
     with pytest.raises(InvalidCsv, match=message):
-        import_csv(local, write(tmp_path, text), now=NOW)
+        import_csv(local, write(tmp_path, text), **ARGS)
     assert count(local) == 0
 
 
 def test_csv_not_utf8_says_how_to_save_it(local, tmp_path):
     path = write(tmp_path, "tracking_id,status,text\n101,DIPROSES,Sudah ditangani é\n", "cp1252")
     with pytest.raises(InvalidCsv, match="CSV UTF-8"):
-        import_csv(local, path, now=NOW)
+        import_csv(local, path, **ARGS)
+
+
+def test_csv_a_nul_byte_is_reported_with_its_line_and_the_rest_goes_in(reports, tmp_path):
+    path = write(
+        tmp_path,
+        "tracking_id,status,text,opd\n"
+        "101,DIPROSES,Sedang dicek,\n"
+        "102,DIPROSES,Ada\x00nol,DPUPR\n"
+        "106,SELESAI,Sudah selesai,DPUPR\x00\n",
+    )
+    result = import_csv(reports, path, **ARGS)
+    assert [line for line, _ in result.recorded] == [2]
+    assert [line for line, _ in result.bad] == [3, 4]
+    reasons = dict(result.bad)
+    assert "column text contains a NUL byte" in reasons[3]
+    assert "column opd contains a NUL byte" in reasons[4]
+    assert [i.tracking_id for i in items(reports)] == [101]
+
+
+@pytest.fixture(params=["refused-by-driver", "refused-by-server"])
+def latin1_store(request):
+    """A PostgreSQL store in LATIN1: the driver (client encoding LATIN1) or the
+    server (client encoding UTF8) refuses a character LATIN1 has no place for."""
+    if not PG_URL:
+        if os.environ.get("CI"):
+            pytest.fail("LAPOR_BRIDGE_TEST_PG_URL is not set: .ci/run must start PostgreSQL")
+        pytest.skip("no PostgreSQL")
+    name = f"lb_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(
+            text(
+                f"CREATE DATABASE \"{name}\" ENCODING 'LATIN1' LC_COLLATE 'C' "
+                "LC_CTYPE 'C' TEMPLATE template0"
+            )
+        )
+    url = PG_URL.rsplit("/", 1)[0] + "/" + name
+    if request.param == "refused-by-server":
+        url += "?client_encoding=utf8"
+    engine = open_store(url)
+    try:
+        yield _reports(engine)
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.mark.postgres
+def test_csv_text_postgresql_refuses_is_reported_with_its_line_and_the_rest_goes_in(
+    latin1_store, tmp_path
+):
+    path = write(
+        tmp_path,
+        "tracking_id,status,text\n"
+        "101,DIPROSES,Sedang dicek petugas\n"
+        "102,DIPROSES,Terima kasih \U0001f600\n"
+        "106,SELESAI,Sudah selesai dikerjakan\n",
+    )
+    result = import_csv(latin1_store, path, **ARGS)
+    assert [line for line, _ in result.bad] == [3]
+    reason = result.bad[0][1]
+    assert "the database refused the text of this row" in reason
+    assert "Terima kasih" not in reason  # no values in error text
+    assert [line for line, _ in result.recorded] == [2, 4]
+    assert [i.tracking_id for i in items(latin1_store)] == [101, 106]
