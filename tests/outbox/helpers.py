@@ -142,6 +142,24 @@ def make_client(
     )
 
 
+def count(engine: Engine) -> int:
+    """How many follow-ups the outbox holds."""
+    with read_session(engine) as session:
+        return len(session.scalars(select(TindakLanjut.id)).all())
+
+
+def add_answerable_reports(engine: Engine) -> Engine:
+    """Reports 101..106: open and assigned, unassigned, closed, transferred twice, settled."""
+    with write_session(engine) as session:
+        add_report(session, 101)
+        add_report(session, 102, opd=None)
+        add_report(session, 103, status="DITUTUP")
+        add_report(session, 104, status="DIALIHKAN", transferred=True, instansi_id=9999)
+        add_report(session, 105, transferred=True)
+        add_report(session, 106, status="SELESAI")
+    return engine
+
+
 def items(engine: Engine) -> list[TindakLanjut]:
     with read_session(engine) as session:
         return list(session.scalars(select(TindakLanjut).order_by(TindakLanjut.id)))

@@ -14,6 +14,7 @@ import time
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import format_datetime
 from http.client import RemoteDisconnected
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -599,7 +600,8 @@ def test_rate_limit_none_means_unlimited(mocked, make_client, clock):
 
 
 def test_rate_limiter_is_thread_safe():
-    """Real clock and sleep: threads that wait at the same time get distinct slots."""
+    """Real clock and sleep: threads that wait at the same time get distinct slots,
+    and the waiting really happens (a limiter that does not sleep is caught)."""
     limiter = RateLimiter(200.0)
     granted: list[float] = []
     lock = threading.Lock()
@@ -613,19 +615,71 @@ def test_rate_limiter_is_thread_safe():
                 granted.append(t)
 
     threads = [threading.Thread(target=worker) for _ in range(5)]
+    started = time.monotonic()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    elapsed = time.monotonic() - started
     granted.sort()
     assert len(granted) == 30
     assert all(b - a >= 0.005 - 1e-9 for a, b in itertools.pairwise(granted))
+    # 30 slots 1.05/200 s apart: at least 29 intervals of real time went by
+    # (a lower bound: a busy machine only makes it longer)
+    assert elapsed >= 29 * limiter.interval - 1e-3
 
 
-def test_rate_limiter_with_real_clock_spaces_requests():
-    limiter = RateLimiter(50.0)
-    times = [limiter.acquire() for _ in range(6)]
-    assert all(b - a >= 0.02 - 1e-6 for a, b in itertools.pairwise(times))
+class _Arrivals(BaseHTTPRequestHandler):
+    """Answers every GET with an empty listing and notes when it arrived."""
+
+    arrivals: list[float]
+
+    def do_GET(self) -> None:
+        self.arrivals.append(time.monotonic())
+        body = b'{"data": []}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def arrival_server():
+    """A real HTTP server on 127.0.0.1; yields (base URL, arrival times at the server)."""
+    arrivals: list[float] = []
+    handler = type("Handler", (_Arrivals,), {"arrivals": arrivals})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/api/v1", arrivals
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_the_rate_limit_spaces_real_requests_at_the_server(arrival_server):
+    """Real requests, real clock: what the server sees. One request follows the
+    answer to the one before, so request i+k leaves at least (k-1) intervals
+    after request i arrived: no 1-second window at the server holds more than
+    the rate however slow the machine is, and a limiter that does nothing
+    (loopback answers in about a millisecond) fails this at once."""
+    url, arrivals = arrival_server
+    rate = 20.0
+    client = LaporClient(url, TOKEN, rate_limit_per_s=rate)
+    try:
+        for _ in range(16):
+            client.list_topics()
+    finally:
+        client.close()
+    assert len(arrivals) == 16
+    interval = 1.05 / rate
+    for i in range(len(arrivals) - 6):
+        assert arrivals[i + 6] - arrivals[i] >= 5 * interval - 1e-3, (i, arrivals)
+    assert arrivals[-1] - arrivals[0] >= 14 * interval - 1e-3
 
 
 # --- plumbing ---------------------------------------------------------------------
