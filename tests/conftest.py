@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,10 @@ def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'bridge.db'}"
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test."""
+@contextmanager
+def fresh_pg_database(options: str = "") -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped afterwards;
+    `options` go to CREATE DATABASE (e.g. "ENCODING 'LATIN1' ...")."""
     if not PG_URL:
         if os.environ.get("CI"):
             pytest.fail("LAPOR_BRIDGE_TEST_PG_URL is not set: .ci/run must start PostgreSQL")
@@ -35,7 +37,7 @@ def pg_url() -> Iterator[str]:
     name = f"lb_test_{uuid.uuid4().hex[:12]}"
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}" {options}'))
     url = PG_URL.rsplit("/", 1)[0] + "/" + name
     try:
         yield url
@@ -43,6 +45,13 @@ def pg_url() -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test."""
+    with fresh_pg_database() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -31,7 +31,7 @@ POLICIES = load_policies(MAPPINGS / "sla.yaml")
 
 
 def respond(
-    engine: Engine,
+    target: Engine | Session,
     tracking_id: int,
     content: str = "Sedang kami tangani.",
     status: str = "DIPROSES",
@@ -40,24 +40,11 @@ def respond(
     units: Mapping[str, str] = UNITS,
     **fields: Any,
 ) -> TindakLanjut:
-    """record_follow_up of one draft, in its own transaction, with the shipped units and SLA."""
+    """One draft recorded with the shipped units and SLA policies: in its own
+    transaction (an engine: record_follow_up) or the caller's (a session)."""
     draft = TindakLanjutDraft(tracking_id, status, content, **fields)
-    return record_follow_up(engine, draft, now=now, units=units, policies=POLICIES)
-
-
-def respond_in(
-    session: Session,
-    tracking_id: int,
-    content: str = "Sedang kami tangani.",
-    status: str = "DIPROSES",
-    *,
-    now: datetime = NOW,
-    units: Mapping[str, str] = UNITS,
-    **fields: Any,
-) -> TindakLanjut:
-    """record_tindak_lanjut of one draft inside the caller's transaction."""
-    draft = TindakLanjutDraft(tracking_id, status, content, **fields)
-    return record_tindak_lanjut(session, draft, now=now, units=units, policies=POLICIES)
+    record = record_tindak_lanjut if isinstance(target, Session) else record_follow_up
+    return record(target, draft, now=now, units=units, policies=POLICIES)  # type: ignore[arg-type]
 
 
 def add_report(

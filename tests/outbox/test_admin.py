@@ -17,7 +17,7 @@ from lapor_bridge.outbox.errors import OutboxCommandError
 from lapor_bridge.outbox.states import OutboxState
 from lapor_bridge.store import read_session, write_session
 from lapor_bridge.store.tables import TindakLanjut, UpstreamFollowUpRow
-from tests.outbox.helpers import NOW, POLICIES, add_report, items, respond_in
+from tests.outbox.helpers import NOW, POLICIES, add_report, items, respond
 
 
 def make(engine, *, plan, rahasia=()):
@@ -26,7 +26,7 @@ def make(engine, *, plan, rahasia=()):
             privacy = "RAHASIA" if tracking_id in rahasia else "PUBLIK"
             add_report(session, tracking_id, privacy=privacy, opd=f"OPD{tracking_id}")
         return [
-            respond_in(session, t, f"Rahasia isi {n}", units={f"OPD{t}": f"Unit {t}"}).id
+            respond(session, t, f"Rahasia isi {n}", units={f"OPD{t}": f"Unit {t}"}).id
             for n, t in enumerate(plan)
         ]
 

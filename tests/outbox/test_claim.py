@@ -24,7 +24,7 @@ from lapor_bridge.outbox.states import (
 )
 from lapor_bridge.store import open_store, write_session
 from lapor_bridge.store.tables import TindakLanjut
-from tests.outbox.helpers import NOW, POLICIES, add_report, respond_in
+from tests.outbox.helpers import NOW, POLICIES, add_report, respond
 
 
 def queue(engine, plan: list[int]) -> list[int]:
@@ -34,7 +34,7 @@ def queue(engine, plan: list[int]) -> list[int]:
             add_report(session, tracking_id)
         ids = []
         for n, tracking_id in enumerate(plan):
-            item = respond_in(session, tracking_id, f"jawaban {n}")
+            item = respond(session, tracking_id, f"jawaban {n}")
             ids.append(item.id)
     return ids
 

@@ -3,18 +3,15 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from lapor_bridge.outbox import import_csv
 from lapor_bridge.outbox.errors import InvalidCsv
 from lapor_bridge.store import open_store, read_session
 from lapor_bridge.store.tables import SlaClock
-from tests.conftest import PG_URL
+from tests.conftest import fresh_pg_database
 from tests.outbox.helpers import NOW, POLICIES, UNITS, add_answerable_reports, count, items
 
 ARGS = {"now": NOW, "units": UNITS, "policies": POLICIES}
@@ -124,30 +121,15 @@ def test_csv_a_nul_byte_is_reported_with_its_line_and_the_rest_goes_in(reports, 
 def latin1_store(request):
     """A PostgreSQL store in LATIN1: the driver (client encoding LATIN1) or the
     server (client encoding UTF8) refuses a character LATIN1 has no place for."""
-    if not PG_URL:
-        if os.environ.get("CI"):
-            pytest.fail("LAPOR_BRIDGE_TEST_PG_URL is not set: .ci/run must start PostgreSQL")
-        pytest.skip("no PostgreSQL")
-    name = f"lb_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(
-            text(
-                f"CREATE DATABASE \"{name}\" ENCODING 'LATIN1' LC_COLLATE 'C' "
-                "LC_CTYPE 'C' TEMPLATE template0"
-            )
-        )
-    url = PG_URL.rsplit("/", 1)[0] + "/" + name
-    if request.param == "refused-by-server":
-        url += "?client_encoding=utf8"
-    engine = open_store(url)
-    try:
-        yield add_answerable_reports(engine)
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    latin1 = "ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+    with fresh_pg_database(latin1) as url:
+        if request.param == "refused-by-server":
+            url += "?client_encoding=utf8"
+        engine = open_store(url)
+        try:
+            yield add_answerable_reports(engine)
+        finally:
+            engine.dispose()
 
 
 @pytest.mark.postgres

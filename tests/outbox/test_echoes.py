@@ -10,7 +10,7 @@ from lapor_bridge.outbox.claim import claim_next, finish
 from lapor_bridge.outbox.states import OutboxState, Transition
 from lapor_bridge.store import write_session
 from lapor_bridge.upstream.models import ApiFollowUp
-from tests.outbox.helpers import NOW, add_report, items, respond_in
+from tests.outbox.helpers import NOW, add_report, items, respond
 
 
 def follow_up(id: int, tracking_id: int, external_ref: str | None, author: str = "INSTANSI"):
@@ -28,7 +28,7 @@ def follow_up(id: int, tracking_id: int, external_ref: str | None, author: str =
 def setup(engine, n: int):
     with write_session(engine) as session:
         add_report(session, 1)
-        return [respond_in(session, 1, f"j{i}") for i in range(n)]
+        return [respond(session, 1, f"j{i}") for i in range(n)]
 
 
 def test_our_refs_are_returned_and_unsent_items_become_sent(engine):

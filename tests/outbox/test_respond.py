@@ -11,7 +11,7 @@ from lapor_bridge.outbox.claim import claim_next
 from lapor_bridge.outbox.errors import InvalidFollowUp
 from lapor_bridge.store import read_session, write_session
 from lapor_bridge.store.tables import SlaClock
-from tests.outbox.helpers import NOW, UNITS, count, items, respond, respond_in
+from tests.outbox.helpers import NOW, UNITS, count, items, respond
 
 
 def test_recording_queues_it_in_the_same_row(reports):
@@ -96,6 +96,6 @@ def test_a_follow_up_of_5000_characters_and_on_a_selesai_report_is_fine(local):
 
 def test_a_failing_transaction_keeps_neither_follow_up_nor_queue_entry(reports):
     with pytest.raises(RuntimeError), write_session(reports) as session:
-        respond_in(session, 101, "x")
+        respond(session, 101, "x")
         raise RuntimeError("crash before commit")
     assert count(reports) == 0
