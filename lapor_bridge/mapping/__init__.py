@@ -1,6 +1,9 @@
 """Routing reports to the responsible OPD from the YAML files in `mappings/`.
 
-Load and check the mapping with `load_mapping`; route stored reports with
+Load and check the mapping with `load_mapping` (units.yaml and rules.yaml,
+read through lapor_bridge.yamlfiles like every file of `mappings/`; the
+schema is in schema.py, the checks across files in checks.py, the plain
+objects in model.py, routing one report in match.py); route stored reports with
 `assign_reports` (the sync, per page) or a full remap; override by hand with
 `assign_manual`; see why with `explain`; watch coverage with `mapping_status`.
 """

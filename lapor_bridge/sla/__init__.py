@@ -1,6 +1,12 @@
 """SLA clocks: policies, the working-day calendar, clock rules, stored clocks, views.
 
+policy.py reads `mappings/sla.yaml` through lapor_bridge.yamlfiles (a broken
+file: every problem with file:line, exit 3); clock.py computes one report's
+clock from its ClockFacts (pure); refresh.py stores the clocks; views.py
+derives the states in SQL.
+
 Public entry points:
+    load_policies(path) / default_policies(mappings_dir) -> SlaPolicies
     refresh_clocks(session, tracking_ids, *, now, policies=None) -> int
     views.state_expression(now, clock=SlaClock) -> SQL expression of the state
 """

@@ -1,4 +1,6 @@
-"""The local store: tables, engines, sessions, migrations."""
+"""The local store: tables (a stored row's class ends in Row when another
+package has a thing of the same name: ReportRow, TopicRow, UpstreamFollowUpRow),
+column types, engines, sessions, migrations."""
 
 from lapor_bridge.store.db import (
     create_store_engine,
