@@ -11,6 +11,7 @@ warnings are kept on the returned Mapping.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -112,6 +113,18 @@ def _check(
     return spec
 
 
+def _each(
+    document: YamlDocument, key: str, model: type[S], sink: _Issues
+) -> Iterator[tuple[tuple[str, int], S]]:
+    """Each item of the top-level list `key` validated on its own, so that one bad
+    unit or rule does not hide the others: (its loc, its spec) for the good ones."""
+    for index, item in enumerate(document.root[key]):
+        loc = (key, index)
+        spec = _check(document, model, item, loc, sink)
+        if spec is not None:
+            yield loc, spec
+
+
 def _special(error: SchemaError) -> tuple[str, str] | None:
     """What the rules file says better than the general table."""
     if error.type == "extra_forbidden" and error.model is RuleSpec and error.name in CONDITION_KEYS:
@@ -140,11 +153,7 @@ def _load_units(path: Path, sink: _Issues) -> tuple[list[Unit] | None, str | Non
     default_line = document.line_at(("default",))
 
     units: list[Unit] = []
-    for index, item in enumerate(root["units"]):
-        loc = ("units", index)
-        spec = _check(document, UnitSpec, item, loc, sink)
-        if spec is None:
-            continue
+    for loc, spec in _each(document, "units", UnitSpec, sink):
         units.append(
             Unit(
                 code=spec.code,
@@ -169,13 +178,9 @@ def _load_rules(path: Path, sink: _Issues) -> list[Rule]:
     if not isinstance(root.get("rules"), list):
         return []
     rules: list[Rule] = []
-    for index, item in enumerate(root["rules"]):
-        loc = ("rules", index)
-        spec = _check(document, RuleSpec, item, loc, sink)
-        if spec is None:
-            continue
+    for loc, spec in _each(document, "rules", RuleSpec, sink):
         lines = document.lines_under(loc)
-        rule = _build_rule(spec, index + 1, lines, file, document.line_at(loc), sink)
+        rule = _build_rule(spec, loc[1] + 1, lines, file, document.line_at(loc), sink)
         if rule is not None:
             rules.append(rule)
     return rules
