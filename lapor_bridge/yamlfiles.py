@@ -140,7 +140,7 @@ class YamlDocument:
 
 def read_yaml(path: Path, *, start: str) -> tuple[YamlDocument | None, list[MappingIssue]]:
     """Read and parse one file. `start` is how the file begins (for the fix of a
-    missing or empty file), e.g. "policies: followed by `name: {...}`"."""
+    missing or empty file), in YAML's one-line form, e.g. "rules: [{id: a, ...}]"."""
     file = str(path)
     if not path.is_file():
         return None, [

@@ -33,7 +33,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # How each field is written, for the "fix" part of an error.
 EXAMPLES: dict[str, str] = {
     "default": "default: KOORDINATOR",
-    "units": "units: followed by items `- code: DPUPR`",
+    "units": "units: [{code: DPUPR, name: Dinas Pekerjaan Umum dan Penataan Ruang}]",
     "code": "code: DPUPR",
     "name": "name: Dinas Pekerjaan Umum dan Penataan Ruang",
     "kind": "kind: opd (or kecamatan, koordinator)",
@@ -43,7 +43,7 @@ EXAMPLES: dict[str, str] = {
     "email": "email: pengaduan@pemalangkab.go.id",
     "role": "role: Admin SP4N-LAPOR!",
     "note": "note: any text",
-    "rules": "rules: followed by items `- id: jalan-rusak`",
+    "rules": "rules: [{id: jalan-rusak, when: {topic: [101]}, opd: DPUPR}]",
     "id": "id: jalan-rusak",
     "when": "when: {topic: [101, 102]}",
     "opd": "opd: DPUPR",
@@ -93,14 +93,14 @@ StrList = Annotated[list[StrictStr] | None, BeforeValidator(_as_list)]
 IntList = Annotated[list[StrictInt] | None, BeforeValidator(_as_list)]
 
 
-class _Strict(BaseModel):
+class _StrictSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 # --- units.yaml ---------------------------------------------------------------
 
 
-class ContactSpec(_Strict):
+class ContactSpec(_StrictSpec):
     name: StrictStr = Field(min_length=1)
     phone: StrictStr | None = None
     email: StrictStr | None = None
@@ -145,7 +145,7 @@ class ContactSpec(_Strict):
         return self
 
 
-class UnitSpec(_Strict):
+class UnitSpec(_StrictSpec):
     code: StrictStr
     name: StrictStr = Field(min_length=1)
     kind: Literal["opd", "kecamatan", "koordinator"] = "opd"
@@ -176,7 +176,7 @@ class UnitSpec(_Strict):
         return self
 
 
-class UnitsFile(_Strict):
+class UnitsFile(_StrictSpec):
     default: StrictStr
     units: list[Any] = Field(min_length=1)  # each item validated as UnitSpec
 
@@ -184,7 +184,7 @@ class UnitsFile(_Strict):
 # --- rules.yaml ---------------------------------------------------------------
 
 
-class WhenSpec(_Strict):
+class WhenSpec(_StrictSpec):
     topic: IntList = None
     kecamatan: StrList = None
     desa: StrList = None
@@ -228,7 +228,7 @@ def _rule_id(value: Any) -> Any:
     return value
 
 
-class RuleSpec(_Strict):
+class RuleSpec(_StrictSpec):
     id: Annotated[StrictStr, BeforeValidator(_rule_id)]
     when: WhenSpec
     opd: StrictStr
@@ -249,5 +249,5 @@ class RuleSpec(_Strict):
         return value
 
 
-class RulesFile(_Strict):
+class RulesFile(_StrictSpec):
     rules: list[Any] = Field(min_length=1)  # each item validated as RuleSpec

@@ -49,11 +49,11 @@ class StopEvent(StrEnum):
     SETTLEMENT = "settlement"
 
 
-class _Strict(BaseModel):
+class _SlaModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Duration(_Strict):
+class Duration(_SlaModel):
     """Either calendar hours or working days, never both."""
 
     hours: float | None = Field(None, gt=0)
@@ -71,7 +71,7 @@ class Duration(_Strict):
         )
 
 
-class Policy(_Strict):
+class Policy(_SlaModel):
     name: str = ""  # filled from the key in `policies`
     description: str = ""
     start: StartEvent = StartEvent.DISPOSITION
@@ -86,7 +86,7 @@ class Policy(_Strict):
         return self.duration
 
 
-class DayOff(_Strict):
+class DayOff(_SlaModel):
     date: dt.date
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 
@@ -94,7 +94,7 @@ class DayOff(_Strict):
 PolicyName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")]
 
 
-class SlaPolicies(_Strict):
+class SlaPolicies(_SlaModel):
     """The whole `sla.yaml`: zone, calendar settings and the policies by name."""
 
     zone: IanaZone = "Asia/Jakarta"
