@@ -62,6 +62,23 @@ def test_sync_assigns_every_pulled_report_and_refuses_a_broken_mapping(
             == versions
         )
 
+    # the same for a broken sla.yaml: exit status 3, file:line, nothing changed
+    broken_sla = tmp_path / "broken-sla"
+    shutil.copytree(REPO / "mappings", broken_sla)
+    text = (broken_sla / "sla.yaml").read_text()
+    (broken_sla / "sla.yaml").write_text(text.replace("{working_days: 5}", "{working_day: 5}"))
+    line = text.splitlines().index("    duration: {working_days: 5}") + 1
+    with pytest.raises(MappingInvalid) as caught:
+        run_sync(make_runtime(sim, store_url, mappings_dir=broken_sla), push=False)
+    assert caught.value.exit_code == 3
+    assert f"{broken_sla / 'sla.yaml'}:{line}: unknown key `working_day`" in caught.value.message
+    assert (assignments(engine), history_count(engine)) == before
+    with read_session(engine) as session:
+        assert (
+            dict(session.execute(select(ReportRow.tracking_id, ReportRow.version)).all())
+            == versions
+        )
+
 
 # --- CLI ------------------------------------------------------------------------------
 
