@@ -288,7 +288,8 @@ def _mapping_value(e: SchemaError) -> Described:
 
 
 def _extra(e: SchemaError) -> Described:
-    allowed = list(e.model.model_fields)
+    # a field marked exclude=True is filled by the model itself, never written in a file
+    allowed = [name for name, info in e.model.model_fields.items() if not info.exclude]
     hint = did_you_mean(e.name, allowed)
     fix = f"did you mean `{hint}`?" if hint else f"remove it; allowed here: {', '.join(allowed)}"
     return f"unknown key `{e.name}`", fix

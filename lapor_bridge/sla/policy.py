@@ -72,7 +72,7 @@ class Duration(_SlaModel):
 
 
 class Policy(_SlaModel):
-    name: str = ""  # filled from the key in `policies`
+    name: str = Field("", exclude=True)  # filled from the key in `policies`, never written
     description: str = ""
     start: StartEvent = StartEvent.DISPOSITION
     stop: StopEvent

@@ -63,7 +63,7 @@ def test_shipped_policies() -> None:
         ),
         (
             "policies:\n  x: {stop: settlement, duration: {hours: 1}, colour: red}\n",
-            "sla.yaml:2: unknown key `colour`. remove it; allowed here:",
+            "sla.yaml:2: unknown key `colour`. remove it; allowed here: description, start, stop,",
         ),
         ("policies: {}\n", "sla.yaml:1: `policies` has no items"),
         ("policies: [\n", "sla.yaml:2: YAML syntax error"),
