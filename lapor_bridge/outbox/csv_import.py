@@ -30,11 +30,15 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import DataError
 from sqlmodel import Session, select
 
 from lapor_bridge.outbox.errors import InvalidCsv, InvalidFollowUp
-from lapor_bridge.outbox.respond import TindakLanjutDraft, queue_tindak_lanjut
+from lapor_bridge.outbox.respond import (
+    TEXT_REFUSED,
+    TindakLanjutDraft,
+    queue_tindak_lanjut,
+    refused_text,
+)
 from lapor_bridge.outbox.states import OutboxState
 from lapor_bridge.sla import SlaPolicies, refresh_clocks
 from lapor_bridge.store import write_session
@@ -94,10 +98,8 @@ def import_csv(
                     draft = draft_of(row, created_by=created_by)
                     _refuse_repeat(session, draft)
                     item = queue_tindak_lanjut(session, draft, now=now, units=units)
-            except InvalidFollowUp as exc:
+            except InvalidFollowUp as exc:  # also text the store refused: the savepoint undid it
                 result.bad.append((row.line, exc.message))
-            except (DataError, UnicodeEncodeError) as exc:  # the store cannot hold its text
-                result.bad.append((row.line, _refused(exc)))
             else:
                 result.recorded.append((row.line, item))
         answered = sorted({item.tracking_id for _, item in result.recorded})
@@ -201,22 +203,12 @@ def _refuse_repeat(session: Session, draft: TindakLanjutDraft) -> None:
     )
     if draft.opd is not None:
         query = query.where(TindakLanjut.opd == draft.opd)
-    duplicate = session.exec(query.order_by(TindakLanjut.id)).first()
+    try:
+        duplicate = session.exec(query.order_by(TindakLanjut.id)).first()
+    except TEXT_REFUSED as exc:  # the text is compared in the store, which may refuse it
+        raise refused_text(draft.tracking_id, exc) from None
     if duplicate is not None:
         raise InvalidFollowUp(
             f"report {draft.tracking_id} already has this follow-up (outbox #{duplicate.id}, "
             f"recorded {rfc3339(duplicate.created_at)}); remove the row if it is a repeat."
         )
-
-
-def _refused(exc: DataError | UnicodeEncodeError) -> str:
-    """Why the database refused a row (the savepoint undid it), without the
-    statement or its values: PostgreSQL in an encoding such as LATIN1 refuses
-    characters it has no place for, on the server or already in the driver."""
-    if isinstance(exc, UnicodeEncodeError):
-        char = exc.object[exc.start : exc.start + 1]
-        said = f"character U+{ord(char):04X} cannot be stored in the database's {exc.encoding}"
-    else:
-        diag = getattr(exc.orig, "diag", None)
-        said = getattr(diag, "message_primary", None) or str(exc.orig).splitlines()[0]
-    return f"the database refused the text of this row ({said}); remove or replace that character"

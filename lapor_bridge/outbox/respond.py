@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 from sqlalchemy import Engine
+from sqlalchemy.exc import DataError
 from sqlmodel import Session
 
 from lapor_bridge.outbox.errors import InvalidFollowUp
@@ -125,7 +126,10 @@ def queue_tindak_lanjut(
         state=OutboxState.PENDING,
     )
     session.add(item)
-    session.flush()
+    try:
+        session.flush()
+    except TEXT_REFUSED as exc:  # the store cannot hold its text
+        raise refused_text(tracking_id, exc) from None
     return item
 
 
@@ -190,3 +194,24 @@ def _validated_body(draft: TindakLanjutDraft, *, unit: str, ref: str) -> FollowU
         raise InvalidFollowUp(
             f"follow-up for report {tracking_id} is invalid: {problems}"
         ) from None
+
+
+# What a store raises for text it cannot hold (PostgreSQL: a NUL byte, or a
+# character its encoding lacks, refused by the driver or by the server).
+TEXT_REFUSED = (DataError, UnicodeEncodeError)
+
+
+def refused_text(tracking_id: int, exc: DataError | UnicodeEncodeError) -> InvalidFollowUp:
+    """Why the database refused the row, without the statement or its values: a
+    PostgreSQL store in an encoding such as LATIN1 has no place for some
+    characters, and says so in the driver or on the server."""
+    if isinstance(exc, UnicodeEncodeError):
+        char = exc.object[exc.start : exc.start + 1]
+        said = f"character U+{ord(char):04X} cannot be stored in the database's {exc.encoding}"
+    else:
+        diag = getattr(exc.orig, "diag", None)
+        said = getattr(diag, "message_primary", None) or str(exc.orig).splitlines()[0]
+    return InvalidFollowUp(
+        f"the database refused the text of the follow-up for report {tracking_id} ({said}); "
+        "remove or replace that character."
+    )

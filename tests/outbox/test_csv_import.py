@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from lapor_bridge.outbox import import_csv
-from lapor_bridge.outbox.errors import InvalidCsv
+from lapor_bridge.outbox.errors import InvalidCsv, InvalidFollowUp
 from lapor_bridge.store import open_store, read_session
 from lapor_bridge.store.tables import SlaClock
 from tests.conftest import fresh_pg_database
-from tests.outbox.helpers import NOW, POLICIES, UNITS, add_answerable_reports, count, items
+from tests.outbox.helpers import NOW, POLICIES, UNITS, add_answerable_reports, count, items, respond
 
 ARGS = {"now": NOW, "units": UNITS, "policies": POLICIES}
 
@@ -146,7 +146,15 @@ def test_csv_text_postgresql_refuses_is_reported_with_its_line_and_the_rest_goes
     result = import_csv(latin1_store, path, **ARGS)
     assert [line for line, _ in result.bad] == [3]
     reason = result.bad[0][1]
-    assert "the database refused the text of this row" in reason
+    assert "the database refused the text of the follow-up for report 102" in reason
     assert "Terima kasih" not in reason  # no values in error text
     assert [line for line, _ in result.recorded] == [2, 4]
     assert [i.tracking_id for i in items(latin1_store)] == [101, 106]
+
+
+@pytest.mark.postgres
+def test_one_follow_up_with_text_postgresql_refuses_is_a_clear_error(latin1_store):
+    with pytest.raises(InvalidFollowUp, match=r"database refused the text .* report 101"):
+        respond(latin1_store, 101, "Terima kasih \U0001f600")
+    assert count(latin1_store) == 0
+    assert respond(latin1_store, 101, "Terima kasih, sudah kami tangani.")
