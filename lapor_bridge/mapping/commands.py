@@ -9,6 +9,9 @@ from __future__ import annotations
 import getpass
 import json
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -50,9 +53,28 @@ def load_for_store(rt: Runtime) -> Mapping:
 # --- mappings check ---------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class CheckedFile:
+    """A file of `mappings/` that `mappings check` reads besides units.yaml and
+    rules.yaml: its reader (lapor_bridge.yamlfiles style: the model, or None and
+    every problem; an optional file that is absent: None and no problem) and the
+    line a good file prints."""
+
+    name: str
+    read: Callable[[Path], tuple[Any, list[MappingIssue]]]
+    ok_line: Callable[[Any], str]
+
+
+# A new file of mappings/ adds its line here.
+CHECKED_FILES: tuple[CheckedFile, ...] = (
+    CheckedFile(SLA_FILE, read_policies, lambda p: f"SLA policies OK: {', '.join(p.policies)}"),
+)
+
+
 def check(rt: Runtime) -> Mapping:
-    """Check every file of `mappings/` (units, rules, SLA): print warnings and
-    notes; errors raise MappingFilesInvalid (exit status 3) listing all of them."""
+    """Check every file of `mappings/` (units, rules, then CHECKED_FILES): print
+    warnings and notes; errors raise MappingFilesInvalid (exit status 3) listing
+    the errors of all the files."""
     out = _console()
     directory = rt.settings.mappings_dir
     found: list[MappingIssue] = []
@@ -62,13 +84,16 @@ def check(rt: Runtime) -> Mapping:
         found.extend(mapping.warnings)
     except MappingFilesInvalid as exc:
         found.extend(exc.issues)
-    policies, sla_issues = read_policies(directory / SLA_FILE)
-    found.extend(sla_issues)
+    models = []
+    for checked in CHECKED_FILES:
+        model, issues = checked.read(directory / checked.name)
+        models.append(model)
+        found.extend(issues)
     for issue in found:
         if issue.severity == "warning":
             out.print(f"warning: {issue}", markup=False)
     raise_if_errors(f"the files in {directory}", found)
-    assert mapping is not None and policies is not None
+    assert mapping is not None
     for note in mapping.notes:
         out.print(f"note: {note}", markup=False)
     out.print(
@@ -76,7 +101,9 @@ def check(rt: Runtime) -> Mapping:
         f"default unit {mapping.default}, {len(mapping.warnings)} warnings",
         markup=False,
     )
-    out.print(f"SLA policies OK: {', '.join(policies.policies)}", markup=False)
+    for checked, model in zip(CHECKED_FILES, models, strict=True):
+        if model is not None:
+            out.print(checked.ok_line(model), markup=False)
     return mapping
 
 
