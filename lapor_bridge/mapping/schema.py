@@ -93,14 +93,14 @@ StrList = Annotated[list[StrictStr] | None, BeforeValidator(_as_list)]
 IntList = Annotated[list[StrictInt] | None, BeforeValidator(_as_list)]
 
 
-class _StrictSpec(BaseModel):
+class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 # --- units.yaml ---------------------------------------------------------------
 
 
-class ContactSpec(_StrictSpec):
+class ContactSpec(_Strict):
     name: StrictStr = Field(min_length=1)
     phone: StrictStr | None = None
     email: StrictStr | None = None
@@ -145,7 +145,7 @@ class ContactSpec(_StrictSpec):
         return self
 
 
-class UnitSpec(_StrictSpec):
+class UnitSpec(_Strict):
     code: StrictStr
     name: StrictStr = Field(min_length=1)
     kind: Literal["opd", "kecamatan", "koordinator"] = "opd"
@@ -176,7 +176,7 @@ class UnitSpec(_StrictSpec):
         return self
 
 
-class UnitsFile(_StrictSpec):
+class UnitsFile(_Strict):
     default: StrictStr
     units: list[Any] = Field(min_length=1)  # each item validated as UnitSpec
 
@@ -184,7 +184,7 @@ class UnitsFile(_StrictSpec):
 # --- rules.yaml ---------------------------------------------------------------
 
 
-class WhenSpec(_StrictSpec):
+class WhenSpec(_Strict):
     topic: IntList = None
     kecamatan: StrList = None
     desa: StrList = None
@@ -228,7 +228,7 @@ def _rule_id(value: Any) -> Any:
     return value
 
 
-class RuleSpec(_StrictSpec):
+class RuleSpec(_Strict):
     id: Annotated[StrictStr, BeforeValidator(_rule_id)]
     when: WhenSpec
     opd: StrictStr
@@ -249,5 +249,5 @@ class RuleSpec(_StrictSpec):
         return value
 
 
-class RulesFile(_StrictSpec):
+class RulesFile(_Strict):
     rules: list[Any] = Field(min_length=1)  # each item validated as RuleSpec
