@@ -1,6 +1,9 @@
 """The sync engine: pull changed reports page by page, map them, clock them,
 then push the outbox.
 
+A page flows one way: ingest stores what the pull saw, the outbox settles
+echoes of its own answers among it, mapping assigns, SLA clocks.
+
 Each page is one transaction: the page's reports, their assignment, their
 SLA clocks and the checkpoint that covers them are committed together, so a
 crash at any line loses nothing and the next run repeats at most one page.
@@ -26,7 +29,14 @@ from lapor_bridge.runtime import Runtime
 from lapor_bridge.sla import SlaPolicies, default_policies, refresh_clocks
 from lapor_bridge.store import read_session, write_session
 from lapor_bridge.store.tables import SyncCheckpoint, SyncRun
-from lapor_bridge.sync.ingest import PageResult, parse_topics, store_page, store_topics
+from lapor_bridge.outbox.echoes import reconcile_echoes
+from lapor_bridge.sync.ingest import (
+    PageResult,
+    mark_echoes,
+    parse_topics,
+    store_page,
+    store_topics,
+)
 from lapor_bridge.sync.window import (
     CursorGuard,
     Window,
@@ -130,6 +140,8 @@ def pull_window(
         now = ctx.now()
         with write_session(ctx.engine) as session:
             result = store_page(session, page.data, instansi_id=ctx.instansi_id, now=now)
+            if result.referenced:  # the outbox settles its own answers coming back
+                mark_echoes(session, reconcile_echoes(session, result.referenced, now=now))
             if result.tracking_ids:
                 assign_reports(session, ctx.mapping, result.tracking_ids, actor="sync", now=now)
                 refresh_clocks(session, result.tracking_ids, now=now, policies=ctx.policies)
