@@ -76,7 +76,9 @@ class Upsert:
     ignore: bool = False
 
     def __hash__(self) -> int:
-        return hash((self.key, self.keep, tuple(sorted(self.rules.items())), self.newer, self.ignore))
+        return hash(
+            (self.key, self.keep, tuple(sorted(self.rules.items())), self.newer, self.ignore)
+        )
 
 
 def writer(session: Session) -> BulkWriter:
@@ -150,10 +152,33 @@ class BulkWriter:
             sql = _select_sql(self.engine, table, tuple(columns), key, len(chunk), where)
             yield from self.connection.exec_driver_sql(sql, tuple(chunk))
 
+    def select_all(
+        self, table: str, columns: Sequence[str], *, order_by: str = "", where: str = ""
+    ) -> Iterator[Row]:
+        """Every row of `table` (plain tuples, stored values)."""
+        sql = f"SELECT {', '.join(columns)} FROM {table}"
+        sql += f" WHERE {where}" if where else ""
+        sql += f" ORDER BY {order_by}" if order_by else ""
+        yield from self.connection.exec_driver_sql(sql)
+
+    # --- locks ---------------------------------------------------------------------
+
+    def lock_writers(self, key: int) -> None:
+        """Serialise the writers of one concern until the transaction ends: a
+        transaction-level advisory lock on PostgreSQL; on SQLite `BEGIN
+        IMMEDIATE` already serialises every writer."""
+        if not self._sqlite:
+            self.connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (key,))
+
     # --- writes --------------------------------------------------------------------
 
     def insert(
-        self, table: str, columns: Sequence[str], rows: Sequence[Row], *, on_conflict: Upsert | None = None
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Row],
+        *,
+        on_conflict: Upsert | None = None,
     ) -> None:
         """Insert `rows`; with `on_conflict`, an upsert by its rule."""
         if not rows:
@@ -167,9 +192,7 @@ class BulkWriter:
             self._copy(table, columns, rows)
             return
         staging = self._staging(table, columns, rows)
-        self.connection.exec_driver_sql(
-            _insert_select_sql(table, columns, staging, on_conflict)
-        )
+        self.connection.exec_driver_sql(_insert_select_sql(table, columns, staging, on_conflict))
         self.connection.exec_driver_sql(f"DELETE FROM {staging}")
 
     def update(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
@@ -256,9 +279,7 @@ def _conflict_sql(table: str, columns: tuple[str, ...], rule: Upsert) -> str:
 @lru_cache(maxsize=64)
 def _insert_sql(engine: str, table: str, columns: tuple[str, ...], rule: Upsert | None) -> str:
     mark = "?" if engine == "sqlite" else "%s"
-    sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
-    )
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
     return sql if rule is None else f"{sql} {_conflict_sql(table, columns, rule)}"
 
 

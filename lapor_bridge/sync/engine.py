@@ -25,11 +25,11 @@ from lapor_bridge.errors import BridgeError, CursorExpired, UpstreamError
 from lapor_bridge.lock import job_lock
 from lapor_bridge.mapping import Mapping, assign_reports, load_mapping
 from lapor_bridge.metrics import write_metrics
+from lapor_bridge.outbox.echoes import reconcile_echoes
 from lapor_bridge.runtime import Runtime
 from lapor_bridge.sla import SlaPolicies, default_policies, refresh_clocks
 from lapor_bridge.store import read_session, write_session
 from lapor_bridge.store.tables import SyncCheckpoint, SyncRun
-from lapor_bridge.outbox.echoes import reconcile_echoes
 from lapor_bridge.sync.ingest import (
     PageResult,
     mark_echoes,

@@ -86,9 +86,7 @@ def store_page(
         followups = [f for tid in result.tracking_ids for f in newest[tid][0].followups]
         _store_followups(bulk, followups, now=now)
         result.referenced = [f for f in followups if f.external_ref]
-        _resolve_quarantine(
-            bulk, {tid: newest[tid][0].version for tid in result.tracking_ids}, now
-        )
+        _resolve_quarantine(bulk, {tid: newest[tid][0].version for tid in result.tracking_ids}, now)
     return result
 
 
