@@ -215,6 +215,13 @@ class BulkWriter:
         )
         self.connection.exec_driver_sql(f"DELETE FROM {staging}")
 
+    def delete(self, table: str, key: Sequence[str], keys: Sequence[Row]) -> None:
+        """DELETE the rows whose `key` columns equal one of `keys`."""
+        if not keys:
+            return
+        where = " AND ".join(f"{c} = {self._mark}" for c in key)
+        self.connection.exec_driver_sql(f"DELETE FROM {table} WHERE {where}", list(keys))
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         """A plain statement with positional `?` marks (rewritten for the engine)."""
         if not self._sqlite:
