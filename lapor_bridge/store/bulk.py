@@ -111,8 +111,12 @@ class BulkWriter:
         if found is None:
             if value.tzinfo is None:
                 raise ValueError("naive datetime given to the store: make it aware UTC first")
-            naive = value.astimezone(UTC).replace(tzinfo=None)
-            found = naive.isoformat(" ", "microseconds") if self._sqlite else naive
+            if value.tzinfo is not UTC:
+                value = value.astimezone(UTC)
+            if self._sqlite:  # "YYYY-MM-DD HH:MM:SS.ffffff" without the "+00:00"
+                found = value.isoformat(" ", "microseconds")[:26]
+            else:
+                found = value.replace(tzinfo=None)
             if len(self._times) < 100_000:  # due times and page stamps repeat a lot
                 self._times[value] = found
         return found
@@ -125,12 +129,18 @@ class BulkWriter:
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
     @staticmethod
+    def raw_json(value: Any) -> str:
+        """A record received from upstream, as JSON text in the order received
+        (no sorting: the cheapest faithful form, read back as the same object)."""
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    @staticmethod
     def read_time(value: Any) -> datetime | None:
         """A stored time read through `select_in` back to aware UTC."""
         if value is None:
             return None
         if isinstance(value, str):
-            value = datetime.fromisoformat(value)
+            return datetime.fromisoformat(value + "+00:00")
         return value.replace(tzinfo=UTC)
 
     # --- reads ---------------------------------------------------------------------

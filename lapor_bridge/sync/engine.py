@@ -101,6 +101,27 @@ class SyncSummary(PullCounts):
     stuck: list[str] = field(default_factory=list)
 
 
+def record_page(
+    session: Session,
+    records: list[Any],
+    *,
+    instansi_id: int,
+    mapping: Mapping,
+    policies: SlaPolicies,
+    now: datetime,
+) -> PageResult:
+    """One listing page through the data path, in the caller's transaction:
+    store what the pull saw, let the outbox settle echoes of its own answers,
+    assign the stored reports, refresh their clocks."""
+    result = store_page(session, records, instansi_id=instansi_id, now=now)
+    if result.referenced:
+        mark_echoes(session, reconcile_echoes(session, result.referenced, now=now))
+    if result.tracking_ids:
+        assign_reports(session, mapping, result.tracking_ids, actor="sync", now=now)
+        refresh_clocks(session, result.tracking_ids, now=now, policies=policies)
+    return result
+
+
 def pull_window(
     ctx: PullContext, window: Window, start_at: datetime, save: SavePosition, counts: PullCounts
 ) -> None:
@@ -139,12 +160,14 @@ def pull_window(
         done = page.next_cursor is None
         now = ctx.now()
         with write_session(ctx.engine) as session:
-            result = store_page(session, page.data, instansi_id=ctx.instansi_id, now=now)
-            if result.referenced:  # the outbox settles its own answers coming back
-                mark_echoes(session, reconcile_echoes(session, result.referenced, now=now))
-            if result.tracking_ids:
-                assign_reports(session, ctx.mapping, result.tracking_ids, actor="sync", now=now)
-                refresh_clocks(session, result.tracking_ids, now=now, policies=ctx.policies)
+            result = record_page(
+                session,
+                page.data,
+                instansi_id=ctx.instansi_id,
+                mapping=ctx.mapping,
+                policies=ctx.policies,
+                now=now,
+            )
             position = window.end if done else position_after_page(position, result.last_updated_at)
             save(session, position, done, result)
         counts.add_page(result)

@@ -238,7 +238,7 @@ def _row(
         updated_at,
         transferred,
         updated_at if transferred else None,
-        bulk.json(raw),
+        bulk.raw_json(raw),
         stamp,
         stamp,
     )
