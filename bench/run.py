@@ -288,14 +288,20 @@ def forget_pulled(db_path: Path, checkpoint: str) -> None:
     db.close()
 
 
+def timed(cmd: list[str], env: dict[str, str] | None, repeats: int) -> tuple[float, float, list[Run]]:
+    """Median CPU seconds and median wall seconds of `repeats` runs."""
+    runs = [run_proc(cmd, env) for _ in range(repeats)]
+    return median([r.cpu_s for r in runs]), median([r.wall_s for r in runs]), runs
+
+
 def bench_startup_and_growth(res: Results, scratch: Path, sizes: list[int], repeats: int) -> None:
     print("startup, no-op sync, one-page sync", flush=True)
-    python = median([run_proc([PY, "-c", "pass"]).wall_s for _ in range(repeats)])
-    res.figure("`python -c pass`", f"{python * 1000:.0f} ms wall")
+    py_cpu, py_wall, _ = timed([PY, "-c", "pass"], None, repeats)
+    res.figure("`python -c pass`", f"{py_cpu * 1000:.0f} ms CPU, {py_wall * 1000:.0f} ms wall")
     with simulator(400) as url:
-        help_s = median([run_proc([PY, CLI, "--help"]).wall_s for _ in range(repeats)])
-        res.figure("`lapor-bridge --help`", f"{help_s * 1000:.0f} ms wall")
-        res.ratio("`--help` minus `python -c pass`", help_s - python, 0.3, "{:.2f} s")
+        help_cpu, help_wall, _ = timed([PY, CLI, "--help"], None, repeats)
+        res.figure("`lapor-bridge --help`", f"{help_cpu * 1000:.0f} ms CPU, {help_wall * 1000:.0f} ms wall")
+        res.ratio("`--help` CPU minus `python -c pass` CPU", help_cpu - py_cpu, 0.3, "{:.2f} s")
         noop_by_size: dict[int, float] = {}
         for n in [0, *sizes]:
             path = scratch / f"grow-{n}.db"
@@ -303,32 +309,40 @@ def bench_startup_and_growth(res: Results, scratch: Path, sizes: list[int], repe
             seed_store(path, n)
             seeded = time.monotonic() - started
             env = bridge_env(url, f"sqlite:///{path}")
-            one_page, noop, requests_made = [], [], 0
+            one_page: list[Run] = []
+            noop: list[Run] = []
+            requests_made = 0
             for _ in range(repeats):
                 forget_pulled(path, "2000-01-01 00:00:00.000000")
                 first = run_proc([PY, CLI, "sync", "--json"], env)
                 summary = json.loads(first.out)
                 assert summary["fetched"] == 400 and summary["pages"] == 1, summary
-                one_page.append(first.wall_s)
+                one_page.append(first)
                 again = run_proc([PY, CLI, "sync", "--json"], env)
-                summary = json.loads(again.out)
-                requests_made = max(requests_made, summary["requests"])
-                noop.append(again.wall_s)
-            status = median([run_proc([PY, CLI, "status"], env).wall_s for _ in range(repeats)])
-            noop_by_size[n] = median(noop)
+                requests_made = max(requests_made, json.loads(again.out)["requests"])
+                noop.append(again)
+            st_cpu, st_wall, _ = timed([PY, CLI, "status"], env, repeats)
+            noop_cpu = median([r.cpu_s for r in noop])
+            page_cpu = median([r.cpu_s for r in one_page])
+            noop_by_size[n] = noop_cpu
             label = f"{n:,} stored" if n else "empty store"
             res.figure(
                 f"sync, {label}",
-                f"no-op {median(noop) * 1000:.0f} ms ({requests_made} requests), one page of 400 "
-                f"{median(one_page) * 1000:.0f} ms, `status` {status * 1000:.0f} ms"
+                f"no-op {noop_cpu * 1000:.0f} ms CPU / {median([r.wall_s for r in noop]) * 1000:.0f} ms wall "
+                f"({requests_made} requests); one page of 400 {page_cpu * 1000:.0f} ms CPU / "
+                f"{median([r.wall_s for r in one_page]) * 1000:.0f} ms wall; `status` "
+                f"{st_cpu * 1000:.0f} ms CPU / {st_wall * 1000:.0f} ms wall"
                 + (f" (seeded in {seeded:.0f} s)" if n else ""),
             )
-            res.ratio(f"no-op sync / `--help`, {label}", median(noop) / help_s, 2.0)
+            res.ratio(f"no-op sync CPU / `--help` CPU, {label}", noop_cpu / help_cpu, 2.0)
             res.ratio(f"no-op sync requests, {label}", requests_made, 2, "{:.0f}")
+            res.growth[n] = (noop_cpu, page_cpu)  # type: ignore[attr-defined]
             path.unlink()
-        base = noop_by_size[0]
+        base_noop, base_page = res.growth[0]  # type: ignore[attr-defined]
         for n in sizes:
-            res.ratio(f"no-op sync with {n:,} stored / with none", noop_by_size[n] / base, 1.2)
+            noop_cpu, page_cpu = res.growth[n]  # type: ignore[attr-defined]
+            res.ratio(f"no-op sync CPU, {n:,} stored / none stored", noop_cpu / base_noop, 1.2)
+            res.ratio(f"one-page sync CPU, {n:,} stored / none stored", page_cpu / base_page, 1.2)
 
 
 # --- SLA and remap over many stored reports ------------------------------------------
@@ -339,20 +353,22 @@ def bench_store_commands(res: Results, scratch: Path, n: int, repeats: int) -> N
     path = scratch / "commands.db"
     seed_store(path, n)
     env = bridge_env("http://127.0.0.1:9/api/v1", f"sqlite:///{path}")
-    python = median([run_proc([PY, "-c", "pass"]).wall_s for _ in range(repeats)])
+    py_cpu, _, _ = timed([PY, "-c", "pass"], None, repeats)
+    help_cpu, _, _ = timed([PY, CLI, "--help"], None, repeats)
     first = run_proc([PY, CLI, "sla", "recompute"], env)
-    again = median([run_proc([PY, CLI, "sla", "recompute"], env).wall_s for _ in range(repeats)])
-    summary = median([run_proc([PY, CLI, "sla", "summary"], env).wall_s for _ in range(repeats)])
-    remap_first = run_proc([PY, CLI, "remap"], env, check=False)
-    remap = median([run_proc([PY, CLI, "remap"], env, check=False).wall_s for _ in range(repeats)])
+    again_cpu, again_wall, _ = timed([PY, CLI, "sla", "recompute"], env, repeats)
+    sum_cpu, sum_wall, _ = timed([PY, CLI, "sla", "summary"], env, repeats)
+    remap_first = run_proc([PY, CLI, "remap"], env)
+    remap_cpu, remap_wall, _ = timed([PY, CLI, "remap"], env, repeats)
     res.figure(
-        f"{n:,} stored reports (SQLite), whole commands",
-        f"`sla recompute` first {first.wall_s:.2f} s, unchanged {again:.2f} s; `sla summary` "
-        f"{summary:.2f} s; remap first {remap_first.wall_s:.2f} s, unchanged {remap:.2f} s "
-        f"(`python -c pass` {python * 1000:.0f} ms)",
+        f"{n:,} stored reports (SQLite), whole commands, CPU / wall",
+        f"`sla recompute` first {first.cpu_s:.2f} / {first.wall_s:.2f} s, nothing changed "
+        f"{again_cpu:.2f} / {again_wall:.2f} s; `sla summary` {sum_cpu:.2f} / {sum_wall:.2f} s; "
+        f"remap first {remap_first.cpu_s:.2f} / {remap_first.wall_s:.2f} s, nothing changed "
+        f"{remap_cpu:.2f} / {remap_wall:.2f} s (`--help` {help_cpu:.2f} s CPU)",
     )
-    res.ratio(f"`sla recompute` of {n:,}, nothing changed", again, 3.0, "{:.2f} s")
-    res.ratio(f"remap of {n:,} that changes nothing", remap, 3.0, "{:.2f} s")
+    res.ratio(f"`sla recompute` of {n:,}, nothing changed (CPU)", again_cpu, 3.0, "{:.2f} s")
+    res.ratio(f"remap of {n:,} that changes nothing (CPU)", remap_cpu, 3.0, "{:.2f} s")
     path.unlink()
 
 
@@ -463,6 +479,7 @@ def main() -> None:
     host = machine()
     res = Results(quick=args.quick)
     res.rss = {}  # type: ignore[attr-defined]
+    res.growth = {}  # type: ignore[attr-defined]
     engines = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
     if not PG_URL:
         res.notes.append("PostgreSQL skipped: LAPOR_BRIDGE_TEST_PG_URL was not set.")
