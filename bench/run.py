@@ -288,7 +288,9 @@ def forget_pulled(db_path: Path, checkpoint: str) -> None:
     db.close()
 
 
-def timed(cmd: list[str], env: dict[str, str] | None, repeats: int) -> tuple[float, float, list[Run]]:
+def timed(
+    cmd: list[str], env: dict[str, str] | None, repeats: int
+) -> tuple[float, float, list[Run]]:
     """Median CPU seconds and median wall seconds of `repeats` runs."""
     runs = [run_proc(cmd, env) for _ in range(repeats)]
     return median([r.cpu_s for r in runs]), median([r.wall_s for r in runs]), runs
@@ -300,7 +302,9 @@ def bench_startup_and_growth(res: Results, scratch: Path, sizes: list[int], repe
     res.figure("`python -c pass`", f"{py_cpu * 1000:.0f} ms CPU, {py_wall * 1000:.0f} ms wall")
     with simulator(400) as url:
         help_cpu, help_wall, _ = timed([PY, CLI, "--help"], None, repeats)
-        res.figure("`lapor-bridge --help`", f"{help_cpu * 1000:.0f} ms CPU, {help_wall * 1000:.0f} ms wall")
+        res.figure(
+            "`lapor-bridge --help`", f"{help_cpu * 1000:.0f} ms CPU, {help_wall * 1000:.0f} ms wall"
+        )
         res.ratio("`--help` CPU minus `python -c pass` CPU", help_cpu - py_cpu, 0.3, "{:.2f} s")
         noop_by_size: dict[int, float] = {}
         for n in [0, *sizes]:
@@ -353,7 +357,6 @@ def bench_store_commands(res: Results, scratch: Path, n: int, repeats: int) -> N
     path = scratch / "commands.db"
     seed_store(path, n)
     env = bridge_env("http://127.0.0.1:9/api/v1", f"sqlite:///{path}")
-    py_cpu, _, _ = timed([PY, "-c", "pass"], None, repeats)
     help_cpu, _, _ = timed([PY, CLI, "--help"], None, repeats)
     first = run_proc([PY, CLI, "sla", "recompute"], env)
     again_cpu, again_wall, _ = timed([PY, CLI, "sla", "recompute"], env, repeats)

@@ -157,10 +157,15 @@ class BulkWriter:
         """Rows (plain tuples, stored values) of `table` whose `key` is in `ids`,
         in chunks of one IN list each; `where` adds a fixed SQL condition."""
         ids = list(ids)
+        if not self._sqlite:  # one array parameter: `key = ANY(%s)`, parsed once
+            sql = _select_sql(self.engine, table, tuple(columns), key, 0, where)
+            for start in range(0, len(ids), 50 * CHUNK):
+                yield from self._fetch(sql, (ids[start : start + 50 * CHUNK],))
+            return
         for start in range(0, len(ids), CHUNK):
             chunk = ids[start : start + CHUNK]
             sql = _select_sql(self.engine, table, tuple(columns), key, len(chunk), where)
-            yield from self.connection.exec_driver_sql(sql, tuple(chunk))
+            yield from self._fetch(sql, tuple(chunk))
 
     def select_all(
         self, table: str, columns: Sequence[str], *, order_by: str = "", where: str = ""
@@ -169,7 +174,17 @@ class BulkWriter:
         sql = f"SELECT {', '.join(columns)} FROM {table}"
         sql += f" WHERE {where}" if where else ""
         sql += f" ORDER BY {order_by}" if order_by else ""
-        yield from self.connection.exec_driver_sql(sql)
+        yield from self._fetch(sql, ())
+
+    def _fetch(self, sql: str, params: Sequence[Any]) -> list[Row]:
+        """Rows straight from the driver's cursor (SQLAlchemy's per-row result
+        machinery cost more than the query), in the connection's transaction."""
+        cursor = self.connection.connection.cursor()
+        try:
+            cursor.execute(sql, params)
+            return cursor.fetchall()
+        finally:
+            cursor.close()
 
     # --- locks ---------------------------------------------------------------------
 
@@ -265,10 +280,9 @@ class BulkWriter:
 def _select_sql(
     engine: str, table: str, columns: tuple[str, ...], key: str, count: int, where: str
 ) -> str:
-    mark = "?" if engine == "sqlite" else "%s"
-    marks = ", ".join([mark] * count)
     extra = f" AND ({where})" if where else ""
-    return f"SELECT {', '.join(columns)} FROM {table} WHERE {key} IN ({marks}){extra}"
+    test = f"IN ({', '.join(['?'] * count)})" if engine == "sqlite" else "= ANY(%s)"
+    return f"SELECT {', '.join(columns)} FROM {table} WHERE {key} {test}{extra}"
 
 
 def _conflict_sql(table: str, columns: tuple[str, ...], rule: Upsert) -> str:
