@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 from sqlmodel import Session
 
 from lapor_bridge.errors import BridgeError
-from lapor_bridge.mapping.match import ReportFacts, Route, Router, report_facts, route, why
+from lapor_bridge.mapping.match import Route, Router, RoutingFacts, report_facts, route, why
 from lapor_bridge.mapping.model import DEFAULT, MANUAL, Mapping
 from lapor_bridge.mapping.schema import did_you_mean
 from lapor_bridge.mapping.topics import TopicTree, load_topic_tree
@@ -304,7 +304,7 @@ def _current(session: Session, ids: list[int] | None) -> dict[int, _Current]:
     }
 
 
-def _facts(tree: TopicTree, row: Any, path: tuple[int, ...] | None = None) -> ReportFacts:
+def _facts(tree: TopicTree, row: Any, path: tuple[int, ...] | None = None) -> RoutingFacts:
     return report_facts(
         tree,
         tracking_id=row.tracking_id,

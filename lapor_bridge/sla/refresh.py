@@ -20,15 +20,14 @@ from sqlmodel import Session
 
 from lapor_bridge.sla.clock import (
     Clock,
+    ClockFacts,
+    ClockFollowUp,
     LocalFollowUp,
-    ReportFacts,
-    UpstreamFollowUp,
     compute_clock,
 )
 from lapor_bridge.sla.policy import SlaPolicies, default_policies
 from lapor_bridge.store.bulk import BulkWriter, Upsert, writer
 
-CANCELLED = "cancelled"  # lapor_bridge.outbox.states.State.CANCELLED
 CHUNK = 5000  # reports per round of reads and writes
 
 
@@ -95,28 +94,32 @@ def _chunks(bulk: BulkWriter, tracking_ids: Sequence[int] | None) -> Iterator[li
 # --- reading ---------------------------------------------------------------
 
 
-def _load_facts(bulk: BulkWriter, ids: list[int]) -> list[ReportFacts]:
+def _load_facts(bulk: BulkWriter, ids: list[int]) -> list[ClockFacts]:
     """The facts of these reports in three bulk reads."""
+    # imported here: lapor_bridge.outbox imports the SLA package, so a module-level
+    # import would be a cycle; the state names stay in one place all the same
+    from lapor_bridge.outbox.states import OutboxState
+
     time = bulk.read_time
     local_by_id: dict[int, list[LocalFollowUp]] = defaultdict(list)
     # a follow-up an admin withdrew (outbox `cancelled`) was never an answer
     for tracking_id, at, status in bulk.select_in(
         "tindak_lanjut", ("tracking_id", "created_at", "status"), "tracking_id", ids,
-        where=f"state <> '{CANCELLED}'",
+        where=f"state <> '{OutboxState.CANCELLED.value}'",
     ):  # fmt: skip
         local_by_id[tracking_id].append(LocalFollowUp(time(at), status))
-    upstream_by_id: dict[int, list[UpstreamFollowUp]] = defaultdict(list)
+    upstream_by_id: dict[int, list[ClockFollowUp]] = defaultdict(list)
     for tracking_id, at, author, status in bulk.select_in(
         "upstream_followup", ("tracking_id", "created_at", "author", "status"), "tracking_id", ids,
         where="NOT is_echo",
     ):  # fmt: skip
-        upstream_by_id[tracking_id].append(UpstreamFollowUp(time(at), author, status, False))
+        upstream_by_id[tracking_id].append(ClockFollowUp(time(at), author, status, False))
     columns = (
         "report.tracking_id", "report.created_at", "report.disposed_at", "report.status",
         "report.updated_at", "report.transferred", "report.transferred_at", "assignment.complex",
     )  # fmt: skip
     return [
-        ReportFacts(
+        ClockFacts(
             tracking_id,
             time(created_at),
             time(disposed_at),

@@ -25,9 +25,7 @@ from sqlmodel import Session
 
 from lapor_bridge.mapping.channel import is_masbupsiaga
 from lapor_bridge.store.bulk import Add, BulkWriter, KeepWhile, Upsert, writer
-from lapor_bridge.upstream.models import FollowUp, Privacy, Status
-from lapor_bridge.upstream.models import Report as UpstreamReport
-from lapor_bridge.upstream.models import Topic as UpstreamTopic
+from lapor_bridge.upstream.models import ApiFollowUp, ApiReport, ApiTopic, Privacy, Status
 
 
 @dataclass
@@ -40,7 +38,7 @@ class PageResult:
     tracking_ids: list[int] = field(default_factory=list)  # stored (new or newer version)
     # follow-ups of the stored reports that carry an external_ref: the outbox
     # reads these for echoes of its own answers (see lapor_bridge.outbox.echoes)
-    referenced: list[FollowUp] = field(default_factory=list)
+    referenced: list[ApiFollowUp] = field(default_factory=list)
     last_updated_at: datetime | None = None  # of the last valid record, for the checkpoint
 
 
@@ -54,7 +52,7 @@ def store_page(
     `mark_echoes`), so the pull does not depend on the outbox.
     """
     result = PageResult(fetched=len(records))
-    newest: dict[int, tuple[UpstreamReport, dict[str, Any]]] = {}
+    newest: dict[int, tuple[ApiReport, dict[str, Any]]] = {}
     for raw in records:
         report = _validate(session, raw, now=now)
         if report is None:
@@ -93,11 +91,11 @@ def store_page(
 # --- validation and quarantine ---------------------------------------------
 
 
-def _validate(session: Session, raw: Any, *, now: datetime) -> UpstreamReport | None:
+def _validate(session: Session, raw: Any, *, now: datetime) -> ApiReport | None:
     try:
         if not isinstance(raw, dict):
             raise TypeError(f"a report must be a JSON object, got {type(raw).__name__}")
-        return UpstreamReport.model_validate(raw)
+        return ApiReport.model_validate(raw)
     except (ValidationError, TypeError) as exc:
         quarantine(session, raw, reason=_reason(exc), source="listing", now=now)
         return None
@@ -195,13 +193,13 @@ _REPORT_UPSERT = Upsert(
 )
 
 
-def _safe_raw(raw: dict[str, Any], report: UpstreamReport) -> dict[str, Any]:
+def _safe_raw(raw: dict[str, Any], report: ApiReport) -> dict[str, Any]:
     return _redact_anonymous(raw) if report.privacy == Privacy.ANONIM else raw
 
 
 def _row(
     bulk: BulkWriter,
-    report: UpstreamReport,
+    report: ApiReport,
     raw: dict[str, Any],
     *,
     instansi_id: int,
@@ -257,7 +255,7 @@ _FOLLOWUP_COLUMNS = (
 _FOLLOWUP_ONCE = Upsert(key=("id",), ignore=True)  # a follow-up is stored once, as first seen
 
 
-def _store_followups(bulk: BulkWriter, followups: Sequence[FollowUp], *, now: datetime) -> None:
+def _store_followups(bulk: BulkWriter, followups: Sequence[ApiFollowUp], *, now: datetime) -> None:
     stamp = bulk.time(now)
     fresh = {
         f.id: (
@@ -299,13 +297,13 @@ def mark_echoes(session: Session, external_refs: Iterable[str]) -> None:
 # --- topics ------------------------------------------------------------------
 
 
-def parse_topics(records: Sequence[Any]) -> tuple[list[UpstreamTopic], list[tuple[Any, str]]]:
+def parse_topics(records: Sequence[Any]) -> tuple[list[ApiTopic], list[tuple[Any, str]]]:
     """The valid topics of a `/topics` answer, and the invalid ones with why."""
-    topics: list[UpstreamTopic] = []
+    topics: list[ApiTopic] = []
     bad: list[tuple[Any, str]] = []
     for raw in records:
         try:
-            topics.append(UpstreamTopic.model_validate(raw))
+            topics.append(ApiTopic.model_validate(raw))
         except ValidationError as exc:
             bad.append((raw, _reason(exc)))
     return topics, bad
@@ -316,7 +314,7 @@ _TOPIC_UPSERT = Upsert(key=("id",))
 
 def store_topics(
     session: Session,
-    topics: Sequence[UpstreamTopic],
+    topics: Sequence[ApiTopic],
     bad: Sequence[tuple[Any, str]] = (),
     *,
     now: datetime,

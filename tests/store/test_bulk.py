@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from lapor_bridge.store import read_session, write_session
 from lapor_bridge.store.bulk import COPY_FROM, Add, KeepWhile, UnsupportedStore, Upsert, writer
-from lapor_bridge.store.tables import Quarantine, TindakLanjut, Topic
+from lapor_bridge.store.tables import Quarantine, TindakLanjut, TopicRow
 
 T0 = datetime(2026, 3, 2, 3, 0, 0, 123456, tzinfo=UTC)
 COLUMNS = ("digest", "tracking_id", "version", "source", "reason", "raw",
@@ -103,7 +103,7 @@ def test_ignore_update_and_select_in(engine, n):
         bulk.insert("topic", ("id", "parent", "name", "synced_at"), renamed, on_conflict=once)
         bulk.update("topic", ("id", "parent"), [(i, 7) for i in range(1, n + 1, 2)])
     with read_session(engine) as s:
-        got = {t.id: (t.parent, t.name, t.synced_at) for t in s.scalars(select(Topic))}
+        got = {t.id: (t.parent, t.name, t.synced_at) for t in s.scalars(select(TopicRow))}
     assert got == {i: (7 if i % 2 else 0, f"t{i}", T0) for i in range(1, n + 1)}
     with read_session(engine) as s:
         bulk = writer(s)
@@ -115,7 +115,7 @@ def test_ignore_update_and_select_in(engine, n):
 
 def test_values_written_by_the_orm_compare_equal_in_stored_form(engine):
     with write_session(engine) as s:
-        s.add(Topic(id=1, parent=0, name="x", synced_at=T0))
+        s.add(TopicRow(id=1, parent=0, name="x", synced_at=T0))
     with read_session(engine) as s:
         bulk = writer(s)
         (stored,) = [at for _, at in bulk.select_in("topic", ("id", "synced_at"), "id", [1])]

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from lapor_bridge.mapping import load_mapping
 from lapor_bridge.sla.policy import default_policies
 from lapor_bridge.store import read_session, write_session
-from lapor_bridge.store.tables import SlaClock, TindakLanjut, UpstreamFollowUp
+from lapor_bridge.store.tables import SlaClock, TindakLanjut, UpstreamFollowUpRow
 from lapor_bridge.sync.engine import record_page
 from tests.sync.test_ingest import OURS, record
 
@@ -57,7 +57,7 @@ def test_an_echo_of_our_answer_settles_the_item_and_is_not_counted_as_an_answer(
     assert result.inserted == 1
     with read_session(engine) as s:
         item = s.scalars(select(TindakLanjut)).one()
-        flags = {f.id: f.is_echo for f in s.scalars(select(UpstreamFollowUp))}
+        flags = {f.id: f.is_echo for f in s.scalars(select(UpstreamFollowUpRow))}
         first = {c.policy: c.stopped_at for c in s.scalars(select(SlaClock))}
     assert (item.state, item.upstream_id, item.uncertain) == ("sent", 501, False)
     assert flags == {501: True, 502: False}
