@@ -1,4 +1,6 @@
-"""The local store: tables, engines, sessions, migrations."""
+"""The local store: tables, engines, sessions, migrations, and (store.bulk)
+the bulk statements of both engines: the only place that knows SQLite from
+PostgreSQL."""
 
 from lapor_bridge.store.db import (
     create_store_engine,
