@@ -477,9 +477,17 @@ def write_page(res: Results, out: Path, started: datetime, took: float, host: st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="CI-size numbers, one repeat")
-    parser.add_argument("--out", type=Path, default=REPO / "docs" / "benchmarks.md")
+    parser.add_argument(
+        "--out", type=Path, help="default: docs/benchmarks.md; with --quick a temporary file"
+    )
     parser.add_argument("--only", help="comma list: backfill,startup,commands,push,report")
     args = parser.parse_args()
+    if args.out is None:
+        args.out = (
+            Path(tempfile.gettempdir()) / "lapor-bridge-benchmarks-quick.md"
+            if args.quick
+            else REPO / "docs" / "benchmarks.md"
+        )
     parts = set((args.only or "backfill,startup,commands,push,report").split(","))
     started = datetime.now(UTC)
     host = machine()

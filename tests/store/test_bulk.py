@@ -91,7 +91,7 @@ def test_keep_while_keeps_the_first_value_and_clears_when_false(engine, n):
     assert sent_at() == {None}
 
 
-@pytest.mark.parametrize("n", [2, COPY_FROM + 10], ids=["small", "copy"])
+@pytest.mark.parametrize("n", [2, 2 * COPY_FROM + 10], ids=["small", "copy"])
 def test_ignore_update_and_select_in(engine, n):
     with write_session(engine) as s:
         bulk = writer(s)
