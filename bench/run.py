@@ -388,7 +388,11 @@ def bench_push(res: Results, scratch: Path, items: int) -> None:
     logging.basicConfig(level=logging.ERROR)
     proc, sim_url = bench_push.start_simulator(scratch, reports=200)
     try:
-        for label, faults in (("no faults", {}), ("10% transient 5xx", {"error_rate": 0.1})):
+        cases = (
+            ("no faults", {}),
+            ("10% transient 5xx", {"error_rate": 0.1, "error_burst_len": 1}),
+        )
+        for label, faults in cases:  # the faults independent, one request each
             bench_push.admin(
                 sim_url,
                 "POST",
