@@ -407,7 +407,9 @@ def bench_push(res: Results, scratch: Path, items: int) -> None:
                 f"{r['items']} items, {r['requests']} requests in {r['s']:.1f} s: "
                 f"{r['items'] / r['s']:.2f} items/s, {req_s:.2f} requests/s",
             )
-            res.at_least(f"push, {label}: requests/s as a share of 10/s", req_s / 10, 0.95)
+            res.at_least(
+                f"push, {label}: requests/s as a share of 10/s", req_s / 10, 0.95, "{:.3f}"
+            )
     finally:
         proc.terminate()
         proc.wait(timeout=10)
