@@ -160,7 +160,7 @@ def _stored_clocks(bulk: BulkWriter, ids: list[int]) -> dict[tuple[int, str], tu
     """The stored clocks of these reports, keyed (tracking_id, policy), values
     in stored form without computed_at."""
     return {
-        (row[0], row[1]): tuple(row)
+        (row[0], row[1]): row
         for row in bulk.select_in("sla_clock", _COLUMNS[:-1], "tracking_id", ids)
     }
 
