@@ -37,6 +37,8 @@ def parse_upstream_time(value: str | datetime) -> datetime:
     """
     if isinstance(value, datetime):
         parsed = value
+    elif (parsed := _iso(value)) is not None:  # the common case, one C call
+        pass
     else:
         text = value.strip()
         if not text:
@@ -50,6 +52,13 @@ def parse_upstream_time(value: str | datetime) -> datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=WIB)
     return parsed.astimezone(UTC)
+
+
+def _iso(value: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value)
+    except (ValueError, TypeError):
+        return None
 
 
 def utcnow() -> datetime:

@@ -4,8 +4,8 @@ and a history row for every change.
 `assign_reports` is called by the sync inside each page's transaction (with
 that page's tracking ids) and by `remap` for all reports. It never begins or
 commits: the caller owns the transaction. It reads the few report columns
-the rules need in bulk, routes in Python, and writes only what changed with
-bulk statements, so a remap of 100,000 reports takes seconds.
+the rules need in bulk, routes in Python, and writes only what changed
+through lapor_bridge.store.bulk, so a remap of 100,000 reports takes seconds.
 
 - A manual assignment (mapped_by "manual") always beats the rules: it is
   skipped here and survives every remap, until `unassign_manual`.
@@ -19,14 +19,13 @@ bulk statements, so a remap of 100,000 reports takes seconds.
 
 from __future__ import annotations
 
-import uuid
+import json
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Table, select, text
 from sqlmodel import Session
 
 from lapor_bridge.errors import BridgeError
@@ -34,13 +33,9 @@ from lapor_bridge.mapping.match import Route, Router, RoutingFacts, report_facts
 from lapor_bridge.mapping.model import DEFAULT, MANUAL, Mapping
 from lapor_bridge.mapping.schema import did_you_mean
 from lapor_bridge.mapping.topics import TopicTree, load_topic_tree
-from lapor_bridge.store.tables import Assignment, AssignmentHistory, ReportRow
+from lapor_bridge.store.bulk import Upsert, writer
 
-CHUNK = 500  # ids per IN (...) list
-_LOCK_KEY = 0x4C41504F52  # "LAPOR": pg_advisory_xact_lock key of assignment writers
-_ASSIGNMENT: Table = Assignment.__table__  # type: ignore[attr-defined]
-_HISTORY: Table = AssignmentHistory.__table__  # type: ignore[attr-defined]
-_REPORT: Table = ReportRow.__table__  # type: ignore[attr-defined]
+_LOCK_KEY = 0x4C41504F52  # "LAPOR": the advisory lock of assignment writers (PostgreSQL)
 
 
 class MappingRequestError(BridgeError):
@@ -249,26 +244,32 @@ def unassign_manual(
 
 
 def _lock(session: Session) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+    writer(session).lock_writers(_LOCK_KEY)
 
 
-def _chunks(ids: list[int]) -> Iterator[list[int]]:
-    for start in range(0, len(ids), CHUNK):
-        yield ids[start : start + CHUNK]
+class _ReportRow(NamedTuple):
+    tracking_id: int
+    title: str
+    content: str
+    topic_id: int | None
+    kecamatan: str | None
+    desa: str | None
+    channel: str
+    classification: str
+    masbupsiaga: bool
+    transferred: bool
 
 
-def _report_rows(session: Session, ids: list[int] | None) -> Iterable[Any]:
-    c = _REPORT.c
-    columns = select(
-        c.tracking_id, c.title, c.content, c.topic_id, c.kecamatan, c.desa,
-        c.channel, c.classification, c.masbupsiaga, c.transferred,
-    )  # fmt: skip
-    if ids is None:
-        yield from session.execute(columns.order_by(c.tracking_id))
-        return
-    for chunk in _chunks(ids):
-        yield from session.execute(columns.where(c.tracking_id.in_(chunk)))
+def _report_rows(session: Session, ids: list[int] | None) -> Iterable[_ReportRow]:
+    bulk = writer(session)
+    columns = _ReportRow._fields
+    rows = (
+        bulk.select_all("report", columns, order_by="tracking_id")
+        if ids is None
+        else bulk.select_in("report", columns, "tracking_id", ids)
+    )
+    for row in rows:
+        yield _ReportRow._make(row)
 
 
 def _one_report(session: Session, tracking_id: int) -> Any:
@@ -285,19 +286,20 @@ def _one_report(session: Session, tracking_id: int) -> Any:
 
 
 def _current(session: Session, ids: list[int] | None) -> dict[int, _Current]:
-    c = _ASSIGNMENT.c
-    query = select(c.tracking_id, c.opd, c.co_opd, c.complex, c.mapped_by)
-    rows: Iterable[Any]
-    if ids is None:
-        rows = session.execute(query)
-    else:
-        rows = (
-            row
-            for chunk in _chunks(ids)
-            for row in session.execute(query.where(c.tracking_id.in_(chunk)))
-        )
+    bulk = writer(session)
+    columns = ("tracking_id", "opd", "co_opd", "complex", "mapped_by")
+    rows = (
+        bulk.select_all("assignment", columns)
+        if ids is None
+        else bulk.select_in("assignment", columns, "tracking_id", ids)
+    )
     return {
-        tracking_id: (opd, tuple(co_opd or ()), bool(complex_case), mapped_by)
+        tracking_id: (
+            opd,
+            tuple(json.loads(co_opd)) if co_opd else (),
+            bool(complex_case),
+            mapped_by,
+        )
         for tracking_id, opd, co_opd, complex_case, mapped_by in rows
     }
 
@@ -336,14 +338,10 @@ def _change(
 # --- writing --------------------------------------------------------------------------
 
 _ASSIGNMENT_COLUMNS = (
-    "opd",
-    "co_opd",
-    "complex",
-    "mapped_by",
-    "reason",
-    "assigned_at",
+    "tracking_id", "opd", "co_opd", "complex", "mapped_by", "reason", "assigned_at",
     "assigned_by",
-)
+)  # fmt: skip
+_ASSIGNMENT_UPSERT = Upsert(key=("tracking_id",))
 _HISTORY_COLUMNS = (
     "tracking_id", "at", "actor", "from_opd", "from_mapped_by", "to_opd", "mapped_by",
     "co_opd", "complex", "reason",
@@ -358,93 +356,22 @@ def _write(
     actor: str,
     now: datetime,
 ) -> None:
-    """Bulk writes of the changes: inserts and updates of `assignment`, one
-    `assignment_history` row each. Values are converted once by the column
-    types' own bind processors and the rows go straight to the driver
-    (executemany on SQLite, COPY on PostgreSQL): SQLAlchemy's per-row
-    parameter processing was what made a first remap of 100,000 reports slow."""
+    """Bulk writes of the changes: one upsert of `assignment` rows and one
+    `assignment_history` row each, values in stored form (store.bulk)."""
     if not changes:
         return
-    connection = session.connection()
-    dialect = connection.dialect
-    to_time = _ASSIGNMENT.c.assigned_at.type.bind_processor(dialect)
-    to_json = _ASSIGNMENT.c.co_opd.type.bind_processor(dialect)
-    at = to_time(now) if to_time else now
-    inserts: list[tuple[Any, ...]] = []
-    updates: list[tuple[Any, ...]] = []
+    bulk = writer(session)
+    at = bulk.time(now)
+    assignments: list[tuple[Any, ...]] = []
     history: list[tuple[Any, ...]] = []
     for c in changes:
-        co_opd = (to_json(list(c.co_opd)) if to_json else list(c.co_opd)) if c.co_opd else None
-        values = (c.to_opd, co_opd, c.complex, c.mapped_by, c.reason, at, actor)
-        if c.tracking_id in current:
-            updates.append((c.tracking_id, *values))
-        else:
-            inserts.append((c.tracking_id, *values))
+        co_opd = bulk.json(list(c.co_opd)) if c.co_opd else None
+        assignments.append(
+            (c.tracking_id, c.to_opd, co_opd, c.complex, c.mapped_by, c.reason, at, actor)
+        )
         history.append(
             (c.tracking_id, at, actor, c.from_opd, c.from_mapped_by, c.to_opd, c.mapped_by,
              co_opd, c.complex, c.reason)
         )  # fmt: skip
-    columns = ("tracking_id", *_ASSIGNMENT_COLUMNS)
-    _insert(connection, _ASSIGNMENT.name, columns, inserts)
-    _update(connection, _ASSIGNMENT.name, columns, updates)
-    _insert(connection, _HISTORY.name, _HISTORY_COLUMNS, history)
-
-
-def _mark(dialect: Any) -> str:
-    return "?" if dialect.paramstyle == "qmark" else "%s"
-
-
-def _insert(
-    connection: Any, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
-) -> None:
-    if not rows:
-        return
-    dialect = connection.dialect
-    quote = dialect.identifier_preparer.quote
-    names = ", ".join(quote(c) for c in columns)
-    if dialect.name == "postgresql":
-        _copy(connection, f"COPY {quote(table)} ({names}) FROM STDIN", rows)
-        return
-    marks = ", ".join([_mark(dialect)] * len(columns))
-    connection.exec_driver_sql(f"INSERT INTO {quote(table)} ({names}) VALUES ({marks})", rows)
-
-
-def _update(
-    connection: Any, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
-) -> None:
-    """UPDATE rows by their first column (the key). On PostgreSQL a large
-    batch goes through COPY into a temporary table and one UPDATE ... FROM."""
-    if not rows:
-        return
-    dialect = connection.dialect
-    quote = dialect.identifier_preparer.quote
-    key, rest = columns[0], columns[1:]
-    if dialect.name == "postgresql" and len(rows) > CHUNK:
-        staging = f"_remap_{uuid.uuid4().hex[:12]}"
-        connection.exec_driver_sql(
-            f"CREATE TEMPORARY TABLE {staging} ON COMMIT DROP AS "
-            f"SELECT {', '.join(quote(c) for c in columns)} FROM {quote(table)} WITH NO DATA"
-        )
-        _copy(
-            connection, f"COPY {staging} ({', '.join(quote(c) for c in columns)}) FROM STDIN", rows
-        )
-        sets = ", ".join(f"{quote(c)} = s.{quote(c)}" for c in rest)
-        connection.exec_driver_sql(
-            f"UPDATE {quote(table)} AS t SET {sets} FROM {staging} AS s WHERE t.{quote(key)} = s.{quote(key)}"
-        )
-        connection.exec_driver_sql(f"DROP TABLE {staging}")
-        return
-    mark = _mark(dialect)
-    sets = ", ".join(f"{quote(c)} = {mark}" for c in rest)
-    connection.exec_driver_sql(
-        f"UPDATE {quote(table)} SET {sets} WHERE {quote(key)} = {mark}",
-        [(*row[1:], row[0]) for row in rows],
-    )
-
-
-def _copy(connection: Any, statement: str, rows: list[tuple[Any, ...]]) -> None:
-    """COPY rows into PostgreSQL through psycopg, inside the current transaction."""
-    raw = connection.connection.driver_connection
-    with raw.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row(row)
+    bulk.insert("assignment", _ASSIGNMENT_COLUMNS, assignments, on_conflict=_ASSIGNMENT_UPSERT)
+    bulk.insert("assignment_history", _HISTORY_COLUMNS, history)

@@ -1,20 +1,21 @@
 """Recompute the stored clocks of reports from what the store knows about them.
 
 `refresh_clocks` runs inside the caller's transaction: it reads the reports,
-their assignment, local follow-ups and upstream follow-ups with a few bulk
-queries per chunk of ids, computes every policy's clock with the pure rules
-of `clock.py`, and upserts `sla_clock` rows. It never begins or commits.
+their assignment, local follow-ups, upstream follow-ups and the stored clocks
+with a few bulk queries per chunk of ids (lapor_bridge.store.bulk), computes
+every policy's clock with the pure rules of `clock.py`, and writes only the
+clocks whose values changed (and removes those of policies no longer
+configured). It never begins or commits.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Dialect, bindparam, delete, false, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from lapor_bridge.sla.clock import (
@@ -25,16 +26,16 @@ from lapor_bridge.sla.clock import (
     compute_clock,
 )
 from lapor_bridge.sla.policy import SlaPolicies, default_policies
-from lapor_bridge.store.tables import (
-    Assignment,
-    ReportRow,
-    SlaClock,
-    TindakLanjut,
-    UpstreamFollowUpRow,
-)
+from lapor_bridge.store.bulk import BulkWriter, Upsert, writer
 
-CHUNK = 1000  # ids per bulk query (well under SQLite's and psycopg's parameter limits)
-_UPSERT_BATCH = 2000
+CHUNK = 5000  # reports per round of reads and writes
+
+
+@dataclass
+class RefreshCounts:
+    clocks: int = 0  # clocks computed (all now current)
+    written: int = 0  # of them, new or changed: the rows written
+    removed: int = 0  # clocks of policies no longer configured
 
 
 def refresh_clocks(
@@ -44,32 +45,48 @@ def refresh_clocks(
     now: datetime,
     policies: SlaPolicies | None = None,
 ) -> int:
-    """Recompute and upsert the clocks of these reports (None = every report).
+    """Recompute the clocks of these reports (None = every report) and write
+    those that changed. Runs in the caller's transaction. Ids without a stored
+    report are skipped. Returns the number of clocks computed (all current)."""
+    return refresh(session, tracking_ids, now=now, policies=policies).clocks
 
-    Runs in the caller's transaction. Ids without a stored report are skipped.
-    Clocks of policies no longer configured are removed for these reports.
-    Returns the number of clock rows written.
-    """
+
+def refresh(
+    session: Session,
+    tracking_ids: Sequence[int] | None,
+    *,
+    now: datetime,
+    policies: SlaPolicies | None = None,
+) -> RefreshCounts:
+    """`refresh_clocks` with the counts of what was computed, written and removed."""
     policies = policies if policies is not None else default_policies()
     session.flush()  # the caller's pending rows (a new follow-up) must be seen below
-    written = 0
-    for chunk in _chunks(tracking_ids):
-        facts = _load_facts(session, chunk)
+    bulk = writer(session)
+    counts = RefreshCounts()
+    known = set(policies.policies)
+    for chunk in _chunks(bulk, tracking_ids):
+        facts = _load_facts(bulk, chunk)
         clocks = [
             compute_clock(report, policy, policies.calendar)
             for report in facts
             for policy in policies.policies.values()
         ]
-        _drop_unknown_policies(session, chunk, list(policies.policies))
-        written += _upsert(session, clocks, now)
-    return written
+        stored = _stored_clocks(bulk, chunk)
+        stale = [key for key in stored if key[1] not in known]
+        if stale:
+            bulk.delete("sla_clock", ("tracking_id", "policy"), stale)
+        counts.clocks += len(clocks)
+        counts.removed += len(stale)
+        counts.written += _write(bulk, clocks, stored, now)
+    return counts
 
 
-def _chunks(tracking_ids: Sequence[int] | None) -> Iterator[list[int] | None]:
-    if tracking_ids is None:
-        yield None
-        return
-    ids = sorted(set(tracking_ids))
+def _chunks(bulk: BulkWriter, tracking_ids: Sequence[int] | None) -> Iterator[list[int]]:
+    ids = (
+        [row[0] for row in bulk.select_all("report", ("tracking_id",), order_by="tracking_id")]
+        if tracking_ids is None
+        else sorted(set(tracking_ids))
+    )
     for i in range(0, len(ids), CHUNK):
         yield ids[i : i + CHUNK]
 
@@ -77,54 +94,39 @@ def _chunks(tracking_ids: Sequence[int] | None) -> Iterator[list[int] | None]:
 # --- reading ---------------------------------------------------------------
 
 
-def _load_facts(session: Session, ids: list[int] | None) -> list[ClockFacts]:
-    """The facts of these reports (None = all) in four queries."""
-    reports = select(
-        ReportRow.tracking_id,
-        ReportRow.created_at,
-        ReportRow.disposed_at,
-        ReportRow.status,
-        ReportRow.updated_at,
-        ReportRow.transferred,
-        ReportRow.transferred_at,
-        Assignment.complex,
-    ).outerjoin(Assignment, Assignment.tracking_id == ReportRow.tracking_id)
+def _load_facts(bulk: BulkWriter, ids: list[int]) -> list[ClockFacts]:
+    """The facts of these reports in three bulk reads."""
     # imported here: lapor_bridge.outbox imports the SLA package, so a module-level
     # import would be a cycle; the state names stay in one place all the same
     from lapor_bridge.outbox.states import OutboxState
 
-    # a follow-up an admin withdrew (outbox `cancelled`) was never an answer
-    local = select(TindakLanjut.tracking_id, TindakLanjut.created_at, TindakLanjut.status).where(
-        TindakLanjut.state != OutboxState.CANCELLED
-    )
-    upstream = select(
-        UpstreamFollowUpRow.tracking_id,
-        UpstreamFollowUpRow.created_at,
-        UpstreamFollowUpRow.author,
-        UpstreamFollowUpRow.status,
-        UpstreamFollowUpRow.is_echo,
-    ).where(UpstreamFollowUpRow.is_echo == false())
-    if ids is not None:
-        reports = reports.where(ReportRow.tracking_id.in_(ids))  # type: ignore[attr-defined]
-        local = local.where(TindakLanjut.tracking_id.in_(ids))  # type: ignore[attr-defined]
-        upstream = upstream.where(UpstreamFollowUpRow.tracking_id.in_(ids))  # type: ignore[attr-defined]
-
-    conn = session.connection()  # Core rows: the ORM layer adds nothing here
+    time = bulk.read_time
     local_by_id: dict[int, list[LocalFollowUp]] = defaultdict(list)
-    for tracking_id, at, status in conn.execute(local).all():
-        local_by_id[tracking_id].append(LocalFollowUp(at, status))
+    # a follow-up an admin withdrew (outbox `cancelled`) was never an answer
+    for tracking_id, at, status in bulk.select_in(
+        "tindak_lanjut", ("tracking_id", "created_at", "status"), "tracking_id", ids,
+        where=f"state <> '{OutboxState.CANCELLED.value}'",
+    ):  # fmt: skip
+        local_by_id[tracking_id].append(LocalFollowUp(time(at), status))
     upstream_by_id: dict[int, list[ClockFollowUp]] = defaultdict(list)
-    for tracking_id, at, author, status, is_echo in conn.execute(upstream).all():
-        upstream_by_id[tracking_id].append(ClockFollowUp(at, author, status, is_echo))
+    for tracking_id, at, author, status in bulk.select_in(
+        "upstream_followup", ("tracking_id", "created_at", "author", "status"), "tracking_id", ids,
+        where="NOT is_echo",
+    ):  # fmt: skip
+        upstream_by_id[tracking_id].append(ClockFollowUp(time(at), author, status, False))
+    columns = (
+        "report.tracking_id", "report.created_at", "report.disposed_at", "report.status",
+        "report.updated_at", "report.transferred", "report.transferred_at", "assignment.complex",
+    )  # fmt: skip
     return [
         ClockFacts(
             tracking_id,
-            created_at,
-            disposed_at,
+            time(created_at),
+            time(disposed_at),
             status,
-            updated_at,
-            transferred,
-            transferred_at,
+            time(updated_at),
+            bool(transferred),
+            time(transferred_at),
             bool(complex_case),
             tuple(local_by_id.get(tracking_id, ())),
             tuple(upstream_by_id.get(tracking_id, ())),
@@ -138,100 +140,59 @@ def _load_facts(session: Session, ids: list[int] | None) -> list[ClockFacts]:
             transferred,
             transferred_at,
             complex_case,
-        ) in conn.execute(reports).all()
+        ) in bulk.select_in(
+            "report LEFT JOIN assignment ON assignment.tracking_id = report.tracking_id",
+            columns,
+            "report.tracking_id",
+            ids,
+        )
     ]
+
+
+_COLUMNS = (
+    "tracking_id", "policy", "cycle", "started_at", "due_at", "at_risk_at", "stopped_at",
+    "stop_reason", "elapsed_s", "computed_at",
+)  # fmt: skip
+_UPSERT = Upsert(key=("tracking_id", "policy"))
+
+
+def _stored_clocks(bulk: BulkWriter, ids: list[int]) -> dict[tuple[int, str], tuple[Any, ...]]:
+    """The stored clocks of these reports, keyed (tracking_id, policy), values
+    in stored form without computed_at."""
+    return {
+        (row[0], row[1]): row
+        for row in bulk.select_in("sla_clock", _COLUMNS[:-1], "tracking_id", ids)
+    }
 
 
 # --- writing ---------------------------------------------------------------
 
 
-def _drop_unknown_policies(session: Session, ids: list[int] | None, known: list[str]) -> None:
-    stale = delete(SlaClock).where(SlaClock.policy.not_in(known))  # type: ignore[attr-defined]
-    if ids is not None:
-        stale = stale.where(SlaClock.tracking_id.in_(ids))  # type: ignore[attr-defined]
-    session.execute(stale)
-
-
-_COLUMNS = (
-    "tracking_id",
-    "policy",
-    "cycle",
-    "started_at",
-    "due_at",
-    "at_risk_at",
-    "stopped_at",
-    "stop_reason",
-    "elapsed_s",
-    "computed_at",
-)
-_INDEX = {name: i for i, name in enumerate(_COLUMNS)}
-
-
-def _upsert_sql(dialect: Dialect) -> tuple[str, tuple[str, ...] | None]:
-    """INSERT ... ON CONFLICT (tracking_id, policy) DO UPDATE, compiled for the dialect,
-    and the parameter order when the driver takes positional parameters."""
-    insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect.name)
-    if insert is None:
-        raise NotImplementedError(f"SLA clocks need SQLite or PostgreSQL, not {dialect.name}")
-    table = SlaClock.__table__  # type: ignore[attr-defined]
-    stmt = insert(table).values({name: bindparam(name) for name in _COLUMNS})
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[table.c.tracking_id, table.c.policy],
-        set_={name: stmt.excluded[name] for name in _COLUMNS[2:]},
-    )
-    compiled = stmt.compile(dialect=dialect)
-    order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
-    return str(compiled), order
-
-
-def _upsert(session: Session, clocks: list[Clock], now: datetime) -> int:
-    """Write the clocks in batches straight to the driver.
-
-    SQLAlchemy's per-value bind processing cost more than everything else at
-    100,000 reports, so the values are given in the form UTCDateTime stores:
-    naive UTC, and on SQLite the text SQLAlchemy's SQLite DATETIME writes
-    (`YYYY-MM-DD HH:MM:SS.ffffff`), so comparisons and reads stay the same.
-    """
-    if not clocks:
-        return 0
-    conn = session.connection()
-    sql, order = _upsert_sql(conn.dialect)
-    as_text = conn.dialect.name == "sqlite"
-
-    memo: dict[datetime, datetime | str] = {}  # due times repeat a lot (local midnights)
-
-    def stored(value: datetime | None) -> datetime | str | None:
-        if value is None:
-            return None
-        found = memo.get(value)
-        if found is None:
-            naive = value.astimezone(UTC).replace(tzinfo=None)
-            found = memo[value] = naive.isoformat(" ", "microseconds") if as_text else naive
-        return found
-
-    computed_at = stored(now)
-    reorder = order is not None and order != _COLUMNS
-    rows: list[Any] = []
+def _write(
+    bulk: BulkWriter,
+    clocks: list[Clock],
+    stored: dict[tuple[int, str], tuple[Any, ...]],
+    now: datetime,
+) -> int:
+    """Upsert the clocks whose stored values differ (values compared in stored
+    form, so an unchanged clock costs no write). Returns the rows written."""
+    time = bulk.time
+    computed_at = time(now)
+    rows: list[tuple[Any, ...]] = []
     for clock in clocks:
         elapsed = clock.elapsed
         values = (
             clock.tracking_id,
             clock.policy,
             clock.cycle,
-            stored(clock.started_at),
-            stored(clock.due_at),
-            stored(clock.at_risk_at),
-            stored(clock.stopped_at),
+            time(clock.started_at),
+            time(clock.due_at),
+            time(clock.at_risk_at),
+            time(clock.stopped_at),
             None if clock.stop_reason is None else clock.stop_reason.value,
             None if elapsed is None else int(elapsed.total_seconds()),
-            computed_at,
         )
-        if reorder:
-            assert order is not None
-            values = tuple(values[_INDEX[name]] for name in order)
-        rows.append(values)
-    if order is None:  # named parameters
-        rows = [dict(zip(_COLUMNS, values, strict=True)) for values in rows]
-    for i in range(0, len(rows), _UPSERT_BATCH):
-        conn.exec_driver_sql(sql, rows[i : i + _UPSERT_BATCH])
+        if stored.get((clock.tracking_id, clock.policy)) != values:
+            rows.append((*values, computed_at))
+    bulk.insert("sla_clock", _COLUMNS, rows, on_conflict=_UPSERT)
     return len(rows)

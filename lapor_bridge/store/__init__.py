@@ -1,6 +1,7 @@
 """The local store: tables (a stored row's class ends in Row when another
 package has a thing of the same name: ReportRow, TopicRow, UpstreamFollowUpRow),
-column types, engines, sessions, migrations."""
+column types, engines, sessions, migrations, and (store.bulk) the bulk
+statements of both engines: the only place that knows SQLite from PostgreSQL."""
 
 from lapor_bridge.store.db import (
     create_store_engine,

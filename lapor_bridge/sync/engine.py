@@ -1,6 +1,9 @@
 """The sync engine: pull changed reports page by page, map them, clock them,
 then push the outbox.
 
+A page flows one way: ingest stores what the pull saw, the outbox settles
+echoes of its own answers among it, mapping assigns, SLA clocks.
+
 Each page is one transaction: the page's reports, their assignment, their
 SLA clocks and the checkpoint that covers them are committed together, so a
 crash at any line loses nothing and the next run repeats at most one page.
@@ -22,11 +25,18 @@ from lapor_bridge.errors import BridgeError, CursorExpired, UpstreamError
 from lapor_bridge.lock import job_lock
 from lapor_bridge.mapping import Mapping, assign_reports, load_mapping
 from lapor_bridge.metrics import write_metrics
+from lapor_bridge.outbox.echoes import reconcile_echoes
 from lapor_bridge.runtime import Runtime
 from lapor_bridge.sla import SlaPolicies, default_policies, refresh_clocks
 from lapor_bridge.store import read_session, write_session
 from lapor_bridge.store.tables import SyncCheckpoint, SyncRun
-from lapor_bridge.sync.ingest import PageResult, parse_topics, store_page, store_topics
+from lapor_bridge.sync.ingest import (
+    PageResult,
+    mark_echoes,
+    parse_topics,
+    store_page,
+    store_topics,
+)
 from lapor_bridge.sync.window import (
     CursorGuard,
     Window,
@@ -91,6 +101,27 @@ class SyncSummary(PullCounts):
     stuck: list[str] = field(default_factory=list)
 
 
+def record_page(
+    session: Session,
+    records: list[Any],
+    *,
+    instansi_id: int,
+    mapping: Mapping,
+    policies: SlaPolicies,
+    now: datetime,
+) -> PageResult:
+    """One listing page through the data path, in the caller's transaction:
+    store what the pull saw, let the outbox settle echoes of its own answers,
+    assign the stored reports, refresh their clocks."""
+    result = store_page(session, records, instansi_id=instansi_id, now=now)
+    if result.referenced:
+        mark_echoes(session, reconcile_echoes(session, result.referenced, now=now))
+    if result.tracking_ids:
+        assign_reports(session, mapping, result.tracking_ids, actor="sync", now=now)
+        refresh_clocks(session, result.tracking_ids, now=now, policies=policies)
+    return result
+
+
 def pull_window(
     ctx: PullContext, window: Window, start_at: datetime, save: SavePosition, counts: PullCounts
 ) -> None:
@@ -129,10 +160,14 @@ def pull_window(
         done = page.next_cursor is None
         now = ctx.now()
         with write_session(ctx.engine) as session:
-            result = store_page(session, page.data, instansi_id=ctx.instansi_id, now=now)
-            if result.tracking_ids:
-                assign_reports(session, ctx.mapping, result.tracking_ids, actor="sync", now=now)
-                refresh_clocks(session, result.tracking_ids, now=now, policies=ctx.policies)
+            result = record_page(
+                session,
+                page.data,
+                instansi_id=ctx.instansi_id,
+                mapping=ctx.mapping,
+                policies=ctx.policies,
+                now=now,
+            )
             position = window.end if done else position_after_page(position, result.last_updated_at)
             save(session, position, done, result)
         counts.add_page(result)

@@ -6,7 +6,9 @@ raw JSON and the reason, and the rest of the page goes on. A good one is
 upserted by `tracking_id`, guarded by `version` in SQL itself
 (`ON CONFLICT ... DO UPDATE ... WHERE excluded.version > report.version`), so
 a replayed or older version never overwrites a newer one, even when a
-backfill and a sync write at once.
+backfill and a sync write at once. How rows reach each engine is
+lapor_bridge.store.bulk's concern; which pulled follow-ups are the bridge's
+own answers is the outbox's (the engine asks it, then calls `mark_echoes`).
 """
 
 from __future__ import annotations
@@ -19,13 +21,10 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import case, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
 from lapor_bridge.mapping.channel import is_masbupsiaga
-from lapor_bridge.outbox import reconcile_echoes
-from lapor_bridge.store.tables import Quarantine, ReportRow, TopicRow, UpstreamFollowUpRow
+from lapor_bridge.store.bulk import Add, BulkWriter, KeepWhile, Upsert, writer
 from lapor_bridge.upstream.models import ApiFollowUp, ApiReport, ApiTopic, Privacy, Status
 
 
@@ -37,13 +36,21 @@ class PageResult:
     unchanged: int = 0
     quarantined: int = 0
     tracking_ids: list[int] = field(default_factory=list)  # stored (new or newer version)
+    # follow-ups of the stored reports that carry an external_ref: the outbox
+    # reads these for echoes of its own answers (see lapor_bridge.outbox.echoes)
+    referenced: list[ApiFollowUp] = field(default_factory=list)
     last_updated_at: datetime | None = None  # of the last valid record, for the checkpoint
 
 
 def store_page(
     session: Session, records: Sequence[Any], *, instansi_id: int, now: datetime
 ) -> PageResult:
-    """Validate and store one listing page. Returns what happened."""
+    """Validate and store one listing page. Returns what happened.
+
+    Follow-ups are stored with `is_echo` false; which of them are the
+    bridge's own answers is the outbox's to say (`result.referenced`, then
+    `mark_echoes`), so the pull does not depend on the outbox.
+    """
     result = PageResult(fetched=len(records))
     newest: dict[int, tuple[ApiReport, dict[str, Any]]] = {}
     for raw in records:
@@ -58,7 +65,8 @@ def store_page(
     if not newest:
         return result
 
-    stored = _stored_versions(session, list(newest))
+    bulk = writer(session)
+    stored = _stored_versions(bulk, list(newest))
     rows = []
     for tracking_id, (report, raw) in newest.items():
         before = stored.get(tracking_id)
@@ -69,16 +77,14 @@ def store_page(
             result.inserted += 1
         else:
             result.updated += 1
-        rows.append(_row(report, raw, instansi_id=instansi_id, now=now))
+        rows.append(_row(bulk, report, raw, instansi_id=instansi_id, now=now))
         result.tracking_ids.append(tracking_id)
     if rows:
-        _upsert_reports(session, rows)
-        _store_followups(
-            session, [f for tid in result.tracking_ids for f in newest[tid][0].followups], now=now
-        )
-        _resolve_quarantine(
-            session, {tid: newest[tid][0].version for tid in result.tracking_ids}, now
-        )
+        bulk.insert("report", _REPORT_COLUMNS, rows, on_conflict=_REPORT_UPSERT)
+        followups = [f for tid in result.tracking_ids for f in newest[tid][0].followups]
+        _store_followups(bulk, followups, now=now)
+        result.referenced = [f for f in followups if f.external_ref]
+        _resolve_quarantine(bulk, {tid: newest[tid][0].version for tid in result.tracking_ids}, now)
     return result
 
 
@@ -117,6 +123,18 @@ def _redact_anonymous(raw: Any) -> Any:
     return raw
 
 
+_QUARANTINE_COLUMNS = (
+    "digest", "tracking_id", "version", "source", "reason", "raw",
+    "first_seen_at", "last_seen_at", "times_seen",
+)  # fmt: skip
+# a replay of the same record counts, it does not duplicate
+_QUARANTINE_UPSERT = Upsert(
+    key=("digest",),
+    keep=frozenset(_QUARANTINE_COLUMNS) - {"last_seen_at", "times_seen"},
+    rules={"times_seen": Add(1)},
+)
+
+
 def quarantine(session: Session, raw: Any, *, reason: str, source: str, now: datetime) -> None:
     """Keep a record that failed validation; a replay of the same record counts, not duplicates."""
     raw = _redact_anonymous(raw)
@@ -125,52 +143,54 @@ def quarantine(session: Session, raw: Any, *, reason: str, source: str, now: dat
     ).hexdigest()
     tracking_id = raw.get("tracking_id") if isinstance(raw, dict) else None
     version = raw.get("version") if isinstance(raw, dict) else None
-    values = {
-        "digest": digest,
-        "tracking_id": tracking_id if type(tracking_id) is int else None,
-        "version": version if type(version) is int else None,
-        "source": source,
-        "reason": reason,
-        "raw": raw,
-        "first_seen_at": now,
-        "last_seen_at": now,
-        "times_seen": 1,
-    }
-    stmt = _dialect_insert(session, Quarantine).values(**values)
-    if stmt is None:
-        existing = session.scalars(select(Quarantine).where(Quarantine.digest == digest)).first()
-        if existing is None:
-            session.add(Quarantine(**values))
-        else:
-            existing.times_seen += 1
-            existing.last_seen_at = now
-        return
-    table = Quarantine.__table__
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["digest"],
-            set_={"times_seen": table.c.times_seen + 1, "last_seen_at": now},
-        )
+    bulk = writer(session)
+    stamp = bulk.time(now)
+    row = (
+        digest,
+        tracking_id if type(tracking_id) is int else None,
+        version if type(version) is int else None,
+        source,
+        reason,
+        json.dumps(raw, ensure_ascii=False, separators=(",", ":"), sort_keys=True, default=str),
+        stamp,
+        stamp,
+        1,
     )
+    bulk.insert("quarantine", _QUARANTINE_COLUMNS, [row], on_conflict=_QUARANTINE_UPSERT)
 
 
-def _resolve_quarantine(session: Session, versions: dict[int, int], now: datetime) -> None:
+def _resolve_quarantine(bulk: BulkWriter, versions: dict[int, int], now: datetime) -> None:
     """A valid version of a report settles its older quarantined versions."""
-    open_rows = session.execute(
-        select(Quarantine.id, Quarantine.tracking_id, Quarantine.version).where(
-            Quarantine.tracking_id.in_(list(versions)), Quarantine.resolved_at.is_(None)
-        )
-    ).all()
+    open_rows = bulk.select_in(
+        "quarantine", ("id", "tracking_id", "version"), "tracking_id", versions,
+        where="resolved_at IS NULL",
+    )  # fmt: skip
     settled = [
-        qid for qid, tracking_id, version in open_rows if (version or 0) <= versions[tracking_id]
+        (qid, bulk.time(now))
+        for qid, tracking_id, version in open_rows
+        if (version or 0) <= versions[tracking_id]
     ]
-    if settled:
-        session.execute(
-            update(Quarantine).where(Quarantine.id.in_(settled)).values(resolved_at=now)
-        )
+    bulk.update("quarantine", ("id", "resolved_at"), settled)
 
 
 # --- reports -----------------------------------------------------------------
+
+_REPORT_COLUMNS = (
+    "tracking_id", "version", "title", "content", "topic_id", "classification", "privacy",
+    "channel", "status", "instansi_id", "reporter_name", "reporter_phone", "reporter_email",
+    "kecamatan", "desa", "tags", "masbupsiaga", "created_at", "disposed_at", "updated_at",
+    "transferred", "transferred_at", "raw", "first_seen_at", "last_synced_at",
+)  # fmt: skip
+# version-guarded in SQL itself, so a replayed or older version never
+# overwrites a newer one, even when a backfill and a sync write at once;
+# transferred_at is when we first saw the report leave, cleared if it is
+# disposed back to us
+_REPORT_UPSERT = Upsert(
+    key=("tracking_id",),
+    keep=frozenset({"first_seen_at"}),
+    rules={"transferred_at": KeepWhile("transferred")},
+    newer="version",
+)
 
 
 def _safe_raw(raw: dict[str, Any], report: ApiReport) -> dict[str, Any]:
@@ -178,151 +198,100 @@ def _safe_raw(raw: dict[str, Any], report: ApiReport) -> dict[str, Any]:
 
 
 def _row(
-    report: ApiReport, raw: dict[str, Any], *, instansi_id: int, now: datetime
-) -> dict[str, Any]:
+    bulk: BulkWriter,
+    report: ApiReport,
+    raw: dict[str, Any],
+    *,
+    instansi_id: int,
+    now: datetime,
+) -> tuple[Any, ...]:
+    """The report's row in `_REPORT_COLUMNS` order, values in stored form."""
     reporter = None if report.privacy == Privacy.ANONIM else report.reporter
     location = report.location
     transferred = report.status == Status.DIALIHKAN or report.instansi_id != instansi_id
-    return {
-        "tracking_id": report.tracking_id,
-        "version": report.version,
-        "title": report.title,
-        "content": report.content,
-        "topic_id": report.topic_id,
-        "classification": report.classification.value,
-        "privacy": report.privacy.value,
-        "channel": report.channel.value,
-        "status": report.status.value,
-        "instansi_id": report.instansi_id,
-        "reporter_name": reporter.name if reporter else None,
-        "reporter_phone": reporter.phone if reporter else None,
-        "reporter_email": reporter.email if reporter else None,
-        "kecamatan": location.kecamatan if location else None,
-        "desa": location.desa if location else None,
-        "tags": list(report.tags),
-        "masbupsiaga": is_masbupsiaga(report.channel.value, report.content, list(report.tags)),
-        "created_at": report.created_at,
-        "disposed_at": report.disposed_at,
-        "updated_at": report.updated_at,
-        "transferred": transferred,
-        "transferred_at": report.updated_at if transferred else None,
-        "raw": raw,
-        "first_seen_at": now,
-        "last_synced_at": now,
-    }
-
-
-def _stored_versions(session: Session, tracking_ids: list[int]) -> dict[int, int]:
-    rows = session.execute(
-        select(ReportRow.tracking_id, ReportRow.version).where(
-            ReportRow.tracking_id.in_(tracking_ids)
-        )
+    tags = list(report.tags)
+    channel = report.channel.value
+    updated_at = bulk.time(report.updated_at)
+    stamp = bulk.time(now)
+    return (
+        report.tracking_id,
+        report.version,
+        report.title,
+        report.content,
+        report.topic_id,
+        report.classification.value,
+        report.privacy.value,
+        channel,
+        report.status.value,
+        report.instansi_id,
+        reporter.name if reporter else None,
+        reporter.phone if reporter else None,
+        reporter.email if reporter else None,
+        location.kecamatan if location else None,
+        location.desa if location else None,
+        bulk.json(tags),
+        is_masbupsiaga(channel, report.content, tags),
+        bulk.time(report.created_at),
+        bulk.time(report.disposed_at),
+        updated_at,
+        transferred,
+        updated_at if transferred else None,
+        bulk.raw_json(raw),
+        stamp,
+        stamp,
     )
-    return dict(rows.all())
 
 
-def _dialect_insert(session: Session, model: Any) -> Any:
-    """An INSERT with ON CONFLICT for this engine, on the Core table (an ORM
-    entity would make SQLAlchemy emit one statement per row), or None."""
-    name = session.get_bind().dialect.name
-    if name == "postgresql":
-        return postgresql.insert(model.__table__)
-    if name == "sqlite":
-        return sqlite.insert(model.__table__)
-    return None
-
-
-_NEVER_UPDATED = {"tracking_id", "first_seen_at", "transferred_at"}
-
-
-def _transferred_at(old: datetime | None, row: dict[str, Any]) -> datetime | None:
-    """When we first saw the report leave; cleared if it is disposed back to us."""
-    return (old or row["transferred_at"]) if row["transferred"] else None
-
-
-def _upsert_reports(session: Session, rows: list[dict[str, Any]]) -> None:
-    stmt = _dialect_insert(session, ReportRow)
-    if stmt is None:  # another engine: the caller holds the job lock, so check-then-write is safe
-        stored = _stored_versions(session, [r["tracking_id"] for r in rows])
-        new = [r for r in rows if r["tracking_id"] not in stored]
-        newer = [r for r in rows if stored.get(r["tracking_id"], 1 << 62) < r["version"]]
-        if new:
-            session.execute(insert(ReportRow), new)
-        if newer:
-            old = dict(
-                session.execute(
-                    select(ReportRow.tracking_id, ReportRow.transferred_at).where(
-                        ReportRow.tracking_id.in_([r["tracking_id"] for r in newer])
-                    )
-                )
-            )
-            session.execute(
-                update(ReportRow),
-                [
-                    {
-                        **_without(r, {"first_seen_at"}),
-                        "transferred_at": _transferred_at(old[r["tracking_id"]], r),
-                    }
-                    for r in newer
-                ],
-            )
-        return
-    excluded = stmt.excluded
-    table = ReportRow.__table__
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["tracking_id"],
-        set_={
-            **{c.name: excluded[c.name] for c in table.columns if c.name not in _NEVER_UPDATED},
-            "transferred_at": case(
-                (
-                    excluded.transferred,
-                    func.coalesce(table.c.transferred_at, excluded.transferred_at),
-                ),
-                else_=None,
-            ),
-        },
-        where=excluded.version > table.c.version,
-    )
-    session.execute(stmt, rows)
-
-
-def _without(row: dict[str, Any], keys: set[str]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k not in keys}
+def _stored_versions(bulk: BulkWriter, tracking_ids: list[int]) -> dict[int, int]:
+    return dict(bulk.select_in("report", ("tracking_id", "version"), "tracking_id", tracking_ids))
 
 
 # --- follow-ups --------------------------------------------------------------
 
+_FOLLOWUP_COLUMNS = (
+    "id", "tracking_id", "author", "status", "content", "unit", "external_ref", "is_echo",
+    "created_at", "first_seen_at",
+)  # fmt: skip
+_FOLLOWUP_ONCE = Upsert(key=("id",), ignore=True)  # a follow-up is stored once, as first seen
 
-def _store_followups(session: Session, followups: Iterable[ApiFollowUp], *, now: datetime) -> None:
-    followups = list(followups)
-    if not followups:
-        return
-    ours = reconcile_echoes(session, followups, now=now)
-    known = set(
-        session.execute(
-            select(UpstreamFollowUpRow.id).where(
-                UpstreamFollowUpRow.id.in_([f.id for f in followups])
-            )
-        ).scalars()
-    )
+
+def _store_followups(bulk: BulkWriter, followups: Sequence[ApiFollowUp], *, now: datetime) -> None:
+    stamp = bulk.time(now)
     fresh = {
-        f.id: {
-            "id": f.id,
-            "tracking_id": f.tracking_id,
-            "author": f.author.value,
-            "status": f.status.value,
-            "content": f.content,
-            "unit": f.unit,
-            "external_ref": f.external_ref,
-            "is_echo": f.external_ref is not None and f.external_ref in ours,
-            "created_at": f.created_at,
-            "first_seen_at": now,
-        }
+        f.id: (
+            f.id,
+            f.tracking_id,
+            f.author.value,
+            f.status.value,
+            f.content,
+            f.unit,
+            f.external_ref,
+            False,
+            bulk.time(f.created_at),
+            stamp,
+        )
         for f in followups
-        if f.id not in known
     }
-    if fresh:
-        session.execute(insert(UpstreamFollowUpRow.__table__), list(fresh.values()))
+    bulk.insert(
+        "upstream_followup", _FOLLOWUP_COLUMNS, list(fresh.values()), on_conflict=_FOLLOWUP_ONCE
+    )
+
+
+def mark_echoes(session: Session, external_refs: Iterable[str]) -> None:
+    """Mark the stored follow-ups with these external_refs as echoes: the
+    bridge's own answers coming back (the outbox says which refs are ours)."""
+    refs = sorted(set(external_refs))
+    if not refs:
+        return
+    bulk = writer(session)
+    ids = [
+        (fid, True)
+        for fid, is_echo in bulk.select_in(
+            "upstream_followup", ("id", "is_echo"), "external_ref", refs
+        )
+        if not is_echo
+    ]
+    bulk.update("upstream_followup", ("id", "is_echo"), ids)
 
 
 # --- topics ------------------------------------------------------------------
@@ -340,6 +309,9 @@ def parse_topics(records: Sequence[Any]) -> tuple[list[ApiTopic], list[tuple[Any
     return topics, bad
 
 
+_TOPIC_UPSERT = Upsert(key=("id",))
+
+
 def store_topics(
     session: Session,
     topics: Sequence[ApiTopic],
@@ -353,15 +325,8 @@ def store_topics(
         quarantine(session, raw, reason=reason, source="topics", now=now)
     if not topics:
         return 0
-    rows = [{"id": t.id, "parent": t.parent, "name": t.name, "synced_at": now} for t in topics]
-    stmt = _dialect_insert(session, TopicRow)
-    if stmt is None:
-        for row in rows:
-            session.merge(TopicRow(**row))
-    else:
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["id"],
-            set_={"parent": stmt.excluded.parent, "name": stmt.excluded.name, "synced_at": now},
-        )
-        session.execute(stmt, rows)
+    bulk = writer(session)
+    stamp = bulk.time(now)
+    rows = [(t.id, t.parent, t.name, stamp) for t in topics]
+    bulk.insert("topic", ("id", "parent", "name", "synced_at"), rows, on_conflict=_TOPIC_UPSERT)
     return len(rows)
