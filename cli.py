@@ -90,6 +90,8 @@ def sync(
     from lapor_bridge.sync.engine import run_sync
 
     summary = run_sync(runtime(), push=push)
+    if summary.checkpoint_repair:
+        typer.echo(f"warning: {summary.checkpoint_repair}", err=True)
     if as_json:
         print_json(summary.to_dict())
     else:
@@ -223,6 +225,9 @@ def status(as_json: bool = typer.Option(False, "--json")) -> None:
     )
     if data["last_success"]:
         typer.echo(f"last success: {data['last_success']['finished_at']}")
+    if data.get("checkpoint_repair"):
+        repair = data["checkpoint_repair"]
+        typer.echo(f"clock:        run of {repair['at']} repaired {repair['what']}")
     typer.echo(
         f"reports:      {data['reports']} ({data['transferred']} transferred, {data['unmapped']} unmapped)"
     )

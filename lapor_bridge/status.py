@@ -47,6 +47,19 @@ def bridge_status(engine: Engine, *, now: datetime | None = None) -> dict[str, A
             .where(SyncRun.kind == "sync", SyncRun.ok.is_(True))
             .order_by(SyncRun.id.desc())
         ).first()
+        repair = next(
+            (
+                {"at": rfc3339(r.started_at), "what": r.summary["checkpoint_repair"]}
+                for r in session.scalars(
+                    select(SyncRun)
+                    .where(SyncRun.kind == "sync", SyncRun.summary.is_not(None))
+                    .order_by(SyncRun.id.desc())
+                    .limit(100)
+                )
+                if isinstance(r.summary, dict) and r.summary.get("checkpoint_repair")
+            ),
+            None,
+        )
         reports = session.scalar(select(func.count()).select_from(Report)) or 0
         transferred = (
             session.scalar(select(func.count()).select_from(Report).where(Report.transferred)) or 0
@@ -90,6 +103,7 @@ def bridge_status(engine: Engine, *, now: datetime | None = None) -> dict[str, A
         "checkpoint": rfc3339(checkpoint.high_water) if checkpoint else None,
         "last_sync": _run(last),
         "last_success": _run(last_ok),
+        "checkpoint_repair": repair,  # the latest checkpoint found ahead of now, and its repair
         "reports": reports,
         "transferred": transferred,
         "unmapped": unmapped,

@@ -36,6 +36,11 @@ class Faults(BaseModel):
     legacy_time_rate: float = Field(0.0, ge=0, le=1)
     # Among generated changes, the share that transfer a report away (DIALIHKAN).
     transfer_rate: float = Field(0.0, ge=0, le=1)
+    # The server's clock runs this many seconds ahead of the host's (negative: behind):
+    # every time it stamps (updated_at, follow-ups) and its `Date` header.
+    clock_offset_s: float = 0.0
+    # The listing ignores `updated_to` (lists records beyond the window asked for).
+    ignore_updated_to: bool = False
 
 
 class SimulatorConfig(BaseModel):

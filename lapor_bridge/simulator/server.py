@@ -92,7 +92,8 @@ class Simulator:
         self.config.faults = self._faults
         self._lock = threading.RLock()
         self._world = World(self.config.seed, self.config.instansi_id, lambda: self._faults)
-        self._world.seed(self.config.initial_reports, time.time())
+        self._world.clock = self.now
+        self._world.seed(self.config.initial_reports, self.now())
         self._frng = random.Random(self.config.seed + 1)  # request faults only
         self._secret = hashlib.sha256(
             f"lapor-sim:{self.config.seed}:".encode() + os.urandom(16)
@@ -201,12 +202,16 @@ class Simulator:
             if not self._faults.error_rate:
                 self._burst_left = 0  # errors switched off: end a running burst too
 
+    def now(self) -> float:
+        """The server's clock (the host's plus the `clock_offset_s` fault)."""
+        return time.time() + self._faults.clock_offset_s
+
     def generate_changes(self, n: int) -> list[int]:
         with self._lock:
-            t = time.time()
+            t = self.now()
             out = []
             for _ in range(n):
-                tc = t if self._faults.equal_timestamps else time.time()
+                tc = t if self._faults.equal_timestamps else self.now()
                 out.append(self._world.generate_change(tc))
             return out
 
@@ -224,12 +229,12 @@ class Simulator:
 
     def add_report(self, **fields: Any) -> dict[str, Any]:
         with self._lock:
-            rep = self._world.add_report(time.time(), dict(fields))
+            rep = self._world.add_report(self.now(), dict(fields))
             return self._world.record(rep)
 
     def update_report(self, tracking_id: int, **fields: Any) -> dict[str, Any]:
         with self._lock:
-            rep = self._world.update_report(time.time(), tracking_id, dict(fields))
+            rep = self._world.update_report(self.now(), tracking_id, dict(fields))
             return self._world.record(rep)
 
     # --- request handling ------------------------------------------------------
@@ -343,7 +348,7 @@ class Simulator:
             values = qs.get(name)
             return values[-1] if values else None
 
-        now = time.time()
+        now = self.now()
         cursor = arg("cursor")
         if cursor:
             try:
@@ -386,6 +391,8 @@ class Simulator:
             if errors:
                 return _error(400, "bad parameters", errors)
             after = None
+        if self._faults.ignore_updated_to:
+            to = math.inf
         items, last, more = self._world.page(frm, to, after, limit, now)
         nxt = None
         if more and last is not None:
@@ -467,7 +474,7 @@ class Simulator:
             return _error(409, "the report is closed (DITUTUP); do not retry")
         if status == "DIALIHKAN":
             return _error(409, "the report was transferred (DIALIHKAN); do not retry")
-        fu = self._world.post_followup(time.time(), rep, data)
+        fu = self._world.post_followup(self.now(), rep, data)
         reply = _json(
             201, fu, {"Location": f"{API}/laporan/{rep.tracking_id}/tindak-lanjut/{fu['id']}"}
         )
@@ -618,6 +625,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # the simulator logs itself
         pass
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The `Date` header, from the server's clock (see the clock_offset_s fault)."""
+        return super().date_time_string(self.server.sim.now() if timestamp is None else timestamp)
 
     def setup(self) -> None:
         super().setup()

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
 from lapor_bridge.errors import BridgeError, CursorExpired, UpstreamError
@@ -25,14 +25,17 @@ from lapor_bridge.metrics import write_metrics
 from lapor_bridge.runtime import Runtime
 from lapor_bridge.sla import SlaPolicies, default_policies, refresh_clocks
 from lapor_bridge.store import read_session, write_session
-from lapor_bridge.store.tables import SyncCheckpoint, SyncRun
+from lapor_bridge.store.tables import Report, SyncCheckpoint, SyncRun
 from lapor_bridge.sync.ingest import PageResult, parse_topics, store_page, store_topics
 from lapor_bridge.sync.window import (
     CursorGuard,
     Window,
     advance_high_water,
+    checkpoint_ahead,
     incremental_window,
     position_after_page,
+    safe_restart_point,
+    window_end,
 )
 from lapor_bridge.timeutil import rfc3339, utcnow
 
@@ -86,6 +89,7 @@ class SyncSummary(PullCounts):
     window_from: str
     window_to: str
     checkpoint: str = ""
+    checkpoint_repair: str | None = None  # a checkpoint found ahead of now, and how it was repaired
     topics: int = 0
     push: dict[str, Any] | None = None
     stuck: list[str] = field(default_factory=list)
@@ -133,7 +137,11 @@ def pull_window(
             if result.tracking_ids:
                 assign_reports(session, ctx.mapping, result.tracking_ids, actor="sync", now=now)
                 refresh_clocks(session, result.tracking_ids, now=now, policies=ctx.policies)
-            position = window.end if done else position_after_page(position, result.last_updated_at)
+            position = (
+                window.end
+                if done
+                else position_after_page(position, result.last_updated_at, window.end)
+            )
             save(session, position, done, result)
         counts.add_page(result)
         if ctx.on_page is not None:
@@ -194,14 +202,33 @@ def _pull(runtime: Runtime, ctx: PullContext) -> SyncSummary:
     settings = runtime.settings
     engine = runtime.engine
     now = ctx.now
+    lookback = timedelta(seconds=settings.lookback_s)
+    upstream_now = getattr(ctx.client, "upstream_now", lambda: None)()
     with read_session(engine) as session:
         checkpoint = session.get(SyncCheckpoint, INCREMENTAL)
         high_water = checkpoint.high_water if checkpoint else None
+    end = window_end(now(), upstream_now)
+    repair: str | None = None
+    if checkpoint_ahead(high_water, end):
+        assert high_water is not None
+        safe = safe_restart_point(newest_stored_update(engine, end), end, settings.initial_since)
+        repair = (
+            f"the checkpoint {rfc3339(high_water)} was ahead of the current time {rfc3339(end)} "
+            "(a clock that stepped, or a store written under a wrong clock); re-reading from "
+            f"{rfc3339(safe - lookback)}, the newest change stored minus the look-back"
+        )
+        log.warning("%s", repair)
+        with write_session(engine) as session:
+            row = session.get(SyncCheckpoint, INCREMENTAL)
+            assert row is not None
+            row.high_water, row.window_to, row.updated_at = safe, None, now()
+        high_water = safe
     window = incremental_window(
         high_water,
         run_start=now(),
-        lookback=timedelta(seconds=settings.lookback_s),
+        lookback=lookback,
         initial_since=settings.initial_since,
+        upstream_now=upstream_now,
     )
 
     def save(session: Session, position: datetime, done: bool, _page: PageResult) -> None:
@@ -211,22 +238,30 @@ def _pull(runtime: Runtime, ctx: PullContext) -> SyncSummary:
             session.add(
                 SyncCheckpoint(
                     name=INCREMENTAL,
-                    high_water=position,
+                    high_water=min(position, window.end),
                     window_to=None if done else window.end,
                     updated_at=stamp,
                 )
             )
         else:
-            row.high_water = advance_high_water(row.high_water, position)
+            row.high_water = advance_high_water(row.high_water, position, window.end)
             row.window_to = None if done else window.end
             row.updated_at = stamp
 
     summary = SyncSummary(window_from=rfc3339(window.start), window_to=rfc3339(window.end))
+    summary.checkpoint_repair = repair
     pull_window(ctx, window, window.start, save, summary)
     with read_session(engine) as session:
         checkpoint = session.get(SyncCheckpoint, INCREMENTAL)
     summary.checkpoint = rfc3339(checkpoint.high_water) if checkpoint else ""
     return summary
+
+
+def newest_stored_update(engine: Engine, until: datetime) -> datetime | None:
+    """The newest `updated_at` stored up to `until`: the listing is read in order,
+    so every change before it was read."""
+    with read_session(engine) as session:
+        return session.scalar(select(func.max(Report.updated_at)).where(Report.updated_at <= until))
 
 
 def _push(

@@ -10,6 +10,14 @@ Within a window the listing is ordered by `(updated_at, tracking_id)`, and
 several reports can share one second across a page boundary, so after a page
 whose last record has `updated_at = U` only `updated_at < U` is known
 complete: U itself is the durable position (read again `>= U` on restart).
+
+Whose clock: `updated_at` is the upstream's clock, so the window end is the
+upstream's "now" (its `Date` header), not the host's. The host's clock only
+bounds it (a `Date` more than `MAX_UPSTREAM_AHEAD` ahead of the host is not
+believed). No position is ever stored beyond the window end, whatever the
+records say, and a stored checkpoint found ahead of the upstream's "now" (a
+host clock that stepped, an older bridge) is detected and repaired by
+re-reading from a safe point: the newest `updated_at` actually stored.
 """
 
 from __future__ import annotations
@@ -36,31 +44,69 @@ def floor_second(value: datetime) -> datetime:
     return value.replace(microsecond=0)
 
 
+# A `Date` header further ahead of the host than this is not believed: the window
+# then ends here instead (still never beyond the upstream's clock).
+MAX_UPSTREAM_AHEAD = timedelta(hours=1)
+
+
+def window_end(host_now: datetime, upstream_now: datetime | None) -> datetime:
+    """Where a window may end: the upstream's "now" (its clock stamps `updated_at`),
+    floored to the second, and never more than MAX_UPSTREAM_AHEAD past the host's.
+    Without an upstream clock, the host's. Never beyond the upstream's clock."""
+    if upstream_now is None:
+        return floor_second(host_now)
+    return floor_second(min(upstream_now, host_now + MAX_UPSTREAM_AHEAD))
+
+
+def checkpoint_ahead(high_water: datetime | None, end: datetime) -> bool:
+    """A stored position beyond where a window may end now: it was written under
+    a wrong clock and cannot be trusted."""
+    return high_water is not None and high_water > end
+
+
+def safe_restart_point(
+    newest_stored: datetime | None, end: datetime, initial_since: datetime
+) -> datetime:
+    """Where to re-read from after a checkpoint ahead of now: everything with
+    `updated_at` below the newest stored one was read (the listing is ordered),
+    so that is safe; with nothing stored, the very beginning."""
+    if newest_stored is None:
+        return initial_since
+    return min(newest_stored, end)
+
+
 def incremental_window(
     high_water: datetime | None,
     *,
     run_start: datetime,
     lookback: timedelta,
     initial_since: datetime,
+    upstream_now: datetime | None = None,
 ) -> Window:
-    """The next incremental window: from the checkpoint minus the look-back,
-    up to the run's start (never "the newest value seen": a signpost)."""
-    end = floor_second(run_start)
+    """The next incremental window: from the checkpoint minus the look-back, up to
+    the upstream's "now" (never "the newest value seen": a signpost)."""
+    end = window_end(run_start, upstream_now)
     start = initial_since if high_water is None else high_water - lookback
     return Window(start=min(start, end), end=end)
 
 
-def position_after_page(current: datetime, page_last_updated_at: datetime | None) -> datetime:
+def position_after_page(
+    current: datetime, page_last_updated_at: datetime | None, end: datetime | None = None
+) -> datetime:
     """The durable position inside a window after a stored page: the last
     record's `updated_at` (ties may continue on the next page), never moving
-    backwards."""
-    if page_last_updated_at is None:
-        return current
-    return max(current, page_last_updated_at)
+    backwards, and never beyond the window's end (a record out of order, or
+    stamped by a clock ahead, is stored but does not move the position)."""
+    position = current if page_last_updated_at is None else max(current, page_last_updated_at)
+    return position if end is None else min(position, max(current, end))
 
 
-def advance_high_water(old: datetime | None, new: datetime) -> datetime:
-    """A checkpoint never moves backwards."""
+def advance_high_water(
+    old: datetime | None, new: datetime, end: datetime | None = None
+) -> datetime:
+    """A checkpoint never moves backwards, nor beyond the window's end."""
+    if end is not None:
+        new = min(new, end)
     return new if old is None else max(old, new)
 
 

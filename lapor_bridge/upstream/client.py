@@ -34,7 +34,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
@@ -407,12 +407,12 @@ class LaporClient:
             port = -1
         if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
             raise ConfigError(
-                "LAPOR_BRIDGE_BASE_URL must be an http(s) URL with a host, "
+                "LAPOR_BRIDGE_API_URL must be an http(s) URL with a host, "
                 "e.g. https://lapor.example.go.id/api/v1"
             )
         if parts.username or parts.password or parts.query or parts.fragment:
             raise ConfigError(
-                "LAPOR_BRIDGE_BASE_URL must not carry user:password, a query or a fragment; "
+                "LAPOR_BRIDGE_API_URL must not carry user:password, a query or a fragment; "
                 "the token goes in LAPOR_BRIDGE_TOKEN."
             )
         if len(timeout) != 2 or not all(t > 0 for t in timeout):
@@ -436,6 +436,8 @@ class LaporClient:
         )
         self._count_lock = threading.Lock()
         self.requests_made = 0
+        # The upstream's clock: the newest `Date` header and when (our monotonic clock) it came.
+        self._server_date: tuple[datetime, float] | None = None
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -451,6 +453,29 @@ class LaporClient:
 
     def __repr__(self) -> str:
         return f"LaporClient(base_url={self._base!r}, requests_made={self.requests_made})"
+
+    # -- the upstream's clock ------------------------------------------------------
+
+    def upstream_now(self) -> datetime | None:
+        """The upstream's "now": its newest `Date` header plus the time since it came
+        (floored: `Date` has one-second precision). None before any answer had one."""
+        seen = self._server_date
+        if seen is None:
+            return None
+        date, at = seen
+        return date + timedelta(seconds=max(0.0, self._clock() - at))
+
+    def _note_date(self, response: requests.Response) -> None:
+        value = response.headers.get("Date")
+        if not value:
+            return
+        try:
+            date = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return
+        if date.tzinfo is None:
+            date = date.replace(tzinfo=UTC)
+        self._server_date = (date.astimezone(UTC), self._clock())
 
     # -- the API ---------------------------------------------------------------
 
@@ -571,6 +596,7 @@ class LaporClient:
             failure = self._transport_failure(call, exc)
         if failure is not None:
             raise failure
+        self._note_date(response)
         log.debug(
             "LAPOR! %s %s -> %d (attempt %d)",
             call.method,
@@ -634,7 +660,7 @@ class LaporClient:
         if 300 <= status < 400:
             raise Rejected(
                 f"LAPOR! API at {self.host} redirected {call.method} {call.path} ({reason}); "
-                "check LAPOR_BRIDGE_BASE_URL (scheme, host and path).",
+                "check LAPOR_BRIDGE_API_URL (scheme, host and path).",
                 status=status,
             )
         raise Unavailable(
@@ -725,7 +751,7 @@ class LaporClient:
     def _broken(self, call: _Call, what: str) -> ContractViolation:
         return ContractViolation(
             f"LAPOR! API at {self.host} broke the contract on {call.method} {call.path}: "
-            f"{what}. Check that LAPOR_BRIDGE_BASE_URL points at the integration API."
+            f"{what}. Check that LAPOR_BRIDGE_API_URL points at the integration API."
             + self._maybe_sent_hint(call, applied=True),
             maybe_sent=call.is_post,
         )

@@ -406,7 +406,7 @@ def test_other_4xx_are_final_rejections(mocked, make_client, status):
 
 def test_redirect_is_not_followed(mocked, make_client):
     mocked.get(TOPICS, status=301, headers={"Location": "https://elsewhere.test/topics"})
-    with pytest.raises(Rejected, match="LAPOR_BRIDGE_BASE_URL"):
+    with pytest.raises(Rejected, match="LAPOR_BRIDGE_API_URL"):
         make_client().list_topics()
     assert len(mocked.calls) == 1
 
