@@ -15,6 +15,7 @@ import socket
 import sys
 import threading
 import time
+import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -189,6 +190,10 @@ class Simulator:
                 delay = rng.expovariate(rate)
 
     # --- Python API ------------------------------------------------------------
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
 
     @property
     def faults(self) -> Faults:
@@ -391,11 +396,17 @@ class Simulator:
             if errors:
                 return _error(400, "bad parameters", errors)
             after = None
-        if self._faults.ignore_updated_to:
+        f = self._faults
+        if f.ignore_updated_to:
             to = math.inf
         items, last, more = self._world.page(frm, to, after, limit, now)
+        if f.gzip_bomb:
+            return Reply(200, gzip_bomb(), {"Content-Encoding": "gzip"}, fault="gzip_bomb")
+        items, fault = _hostile_items(f, items, limit)
         nxt = None
-        if more and last is not None:
+        if f.endless_cursors and last is None and after is not None:
+            last = (after[0], after[1])  # an empty page that still hands out a new cursor
+        if (more or f.endless_cursors) and last is not None:
             nxt = self._encode_cursor(
                 {
                     "f": frm,
@@ -407,7 +418,11 @@ class Simulator:
                 }
             )
         body = '{"data":[' + ",".join(items) + '],"next_cursor":' + json.dumps(nxt) + "}"
-        return Reply(200, body.encode())
+        data = body.encode()
+        if f.non_utf8 and items:  # Latin-1 bytes where UTF-8 was due
+            data = data.replace(b'"title":"', b'"title":"caf\xe9 ', 1)
+            fault = "non_utf8"
+        return Reply(200, data, fault=fault or ("endless_cursors" if f.endless_cursors else None))
 
     def _encode_cursor(self, data: dict[str, Any]) -> str:
         payload = _b64(json.dumps(data, separators=(",", ":")).encode())
@@ -566,6 +581,47 @@ def validate_followup(data: Any) -> list[str]:
     return errors
 
 
+def _hostile_items(f: Faults, items: list[str], limit: int) -> tuple[list[str], str | None]:
+    """A listing page's records as the hostile-answer faults make them."""
+    fault = None
+    if f.oversized_page and items:
+        items = [items[i % len(items)] for i in range(f.oversized_page)]
+        fault = "oversized_page"
+    if f.bad_updated_at and items:
+        bad: list[Any] = [1700000000, ["2026-01-01"]]
+        items = list(items)
+        for i, value in enumerate(bad[: len(items)]):
+            record = json.loads(items[i])
+            record["updated_at"] = value
+            items[i] = json.dumps(record, ensure_ascii=False)
+        fault = "bad_updated_at"
+    if f.huge_title_bytes and items:
+        record = json.loads(items[0])
+        record["title"] = "x" * f.huge_title_bytes
+        items = [json.dumps(record), *items[1:]]
+        fault = "huge_title"
+    if f.null_records and len(items) < limit:
+        items = ["null", *items]
+        fault = "null_records"
+    return items, fault
+
+
+_GZIP_BOMB: bytes | None = None
+
+
+def gzip_bomb() -> bytes:
+    """About 1 MB of gzip that inflates to 1 GiB of JSON-looking blanks (made once)."""
+    global _GZIP_BOMB
+    if _GZIP_BOMB is None:
+        packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+        blank = b" " * (1 << 20)
+        parts = [packer.compress(b'{"data":[')]
+        parts += [packer.compress(blank) for _ in range(1024)]
+        parts += [packer.compress(b'],"next_cursor":null}'), packer.flush()]
+        _GZIP_BOMB = b"".join(parts)
+    return _GZIP_BOMB
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
@@ -677,8 +733,18 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(k, v)
             # Headers and body in one write: two small writes meet Nagle and the
             # client's delayed ACK, and every response would take 40 ms more.
+            trickle = sim.faults.trickle_s if url.path.startswith(API + "/instansi/") else 0.0
             try:
-                self.wfile.write(self._header_bytes() + reply.body)
+                if trickle:  # the trickle fault: headers, then one byte at a time
+                    self.wfile.write(self._header_bytes())
+                    for i in range(len(reply.body)):
+                        if sim.stopping:
+                            break
+                        time.sleep(trickle)
+                        self.wfile.write(reply.body[i : i + 1])
+                        self.wfile.flush()
+                else:
+                    self.wfile.write(self._header_bytes() + reply.body)
             except OSError:  # the client gave up (its timeout): nothing to answer to
                 self.close_connection = True
 

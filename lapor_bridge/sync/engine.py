@@ -106,7 +106,7 @@ def pull_window(
     """
     position = start_at
     cursor: str | None = None
-    guard = CursorGuard()
+    guard = CursorGuard(ctx.page_limit)
     stalled = 0
     restart_position = position
     while True:
@@ -128,7 +128,7 @@ def pull_window(
                     "LAPOR_BRIDGE_PAGE_LIMIT (up to 500), or ask the API operator about cursor lifetime"
                 ) from None
             log.warning("cursor expired; restarting the window from %s", rfc3339(position))
-            restart_position, cursor, guard = position, None, CursorGuard()
+            restart_position, cursor, guard = position, None, CursorGuard(ctx.page_limit)
             continue
         done = page.next_cursor is None
         now = ctx.now()
@@ -148,7 +148,7 @@ def pull_window(
             ctx.on_page(result)
         if done:
             return
-        guard.check(page.next_cursor)
+        guard.check(page.next_cursor, position)
         cursor = page.next_cursor
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from lapor_bridge.errors import UpstreamError
+from lapor_bridge.errors import ContractViolation, UpstreamError
 
 
 @dataclass(frozen=True)
@@ -123,13 +123,24 @@ def split_windows(start: datetime, end: datetime, size: timedelta) -> list[Windo
     return windows
 
 
+# A listing may go on without its position moving only while the pages hold
+# reports sharing one second; this many reports in one second is not a listing
+# but a server looping with fresh cursors.
+MAX_RECORDS_WITHOUT_PROGRESS = 20_000
+MIN_PAGES_WITHOUT_PROGRESS = 20
+
+
 class CursorGuard:
-    """Stops a listing whose server repeats a cursor (it would loop forever)."""
+    """Stops a listing whose server repeats a cursor, or hands out new cursors
+    without the position moving (either would go on forever)."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = 500) -> None:
         self._seen: set[str] = set()
+        self._max_stalled = max(MIN_PAGES_WITHOUT_PROGRESS, MAX_RECORDS_WITHOUT_PROGRESS // limit)
+        self._stalled = 0
+        self._position: datetime | None = None
 
-    def check(self, cursor: str | None) -> None:
+    def check(self, cursor: str | None, position: datetime | None = None) -> None:
         if cursor is None:
             return
         if cursor in self._seen:
@@ -138,3 +149,13 @@ class CursorGuard:
                 "stopping instead of looping. Report it to the API operator; the next run retries."
             )
         self._seen.add(cursor)
+        if position is None:
+            return
+        self._stalled = self._stalled + 1 if position == self._position else 0
+        self._position = position
+        if self._stalled >= self._max_stalled:
+            raise ContractViolation(
+                f"LAPOR! kept handing out new cursors for {self._stalled} pages without the "
+                f"listing moving past {position.isoformat()}; stopping instead of following "
+                "them forever. Report it to the API operator; the next run retries."
+            )

@@ -45,6 +45,7 @@ from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base, wait_random_exponential
+from urllib3 import exceptions as urllib3_exceptions
 from urllib3.exceptions import (
     ConnectTimeoutError,
     MaxRetryError,
@@ -77,6 +78,11 @@ __all__ = [
 ]
 
 log = logging.getLogger("lapor_bridge.upstream")
+
+# An answer larger than this after decompression is refused (a page of 500 reports
+# is a few MB); it is read in chunks of _CHUNK so a gzip bomb never fills memory.
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+_CHUNK = 64 * 1024
 
 # --- 1. error policy as data -------------------------------------------------
 
@@ -309,6 +315,16 @@ class RetryPolicy:
 
 
 @dataclass(frozen=True)
+class _Answer:
+    """One HTTP answer, its body read within the client's bounds."""
+
+    status: int
+    reason: str
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
 class ListingPage:
     data: list[dict[str, Any]]  # raw JSON records, NOT validated
     next_cursor: str | None
@@ -337,6 +353,7 @@ class _Call:
     started: float
     listing: bool = False
     external_ref: str | None = None
+    fence: Callable[[], None] | None = None  # called right before each send and each wait
     attempts: int = field(default=0)
 
     @property
@@ -399,6 +416,7 @@ class LaporClient:
         sleep: Callable[[float], None] = time.sleep,
         user_agent: str = f"lapor-bridge/{__version__}",
         clock: Callable[[], float] = time.monotonic,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         parts = urlsplit(base_url or "")
         try:
@@ -422,6 +440,11 @@ class LaporClient:
         self._token = _check_token(token)
         self._auth = _BearerAuth(self._token)
         self.timeout = (float(timeout[0]), float(timeout[1]))
+        # One attempt, from sending to the last byte of the answer, never takes longer
+        # than both timeouts together (a server sending one byte every few seconds
+        # never trips the read timeout, which is per read).
+        self.attempt_deadline_s = self.timeout[0] + self.timeout[1]
+        self.max_response_bytes = int(max_response_bytes)
         self.retry = retry
         self._sleep = sleep
         self._clock = clock
@@ -508,6 +531,8 @@ class LaporClient:
         call = self._call("GET", path, listing=True)
         body = self._request_json(call, params=params)
         data = self._data_list(call, body)
+        if len(data) > limit:
+            raise self._broken(call, f"a page of limit {limit} holds {len(data)} records")
         if "next_cursor" not in body:
             raise self._broken(call, "the answer has no `next_cursor`")
         next_cursor = body["next_cursor"]
@@ -523,18 +548,27 @@ class LaporClient:
         call = self._call("GET", f"/laporan/{_as_id(tracking_id, 'tracking_id')}/tindak-lanjut")
         return self._data_list(call, self._request_json(call))
 
-    def post_followup(self, tracking_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    def post_followup(
+        self,
+        tracking_id: int,
+        body: dict[str, Any],
+        *,
+        fence: Callable[[], None] | None = None,
+    ) -> dict[str, Any]:
         """Create a follow-up. NOT idempotent: see the module docstring.
 
         Raises Unavailable(maybe_sent=True) when it may have been applied: look
         for `body["external_ref"]` in list_followups() before posting again.
+        `fence()` is called right before each attempt goes on the wire (after the
+        rate limiter) and before each wait between attempts; whatever it raises
+        (the caller's lease is lost) stops the call with nothing sent.
         """
         path = f"/laporan/{_as_id(tracking_id, 'tracking_id')}/tindak-lanjut"
         ref = body.get("external_ref") if isinstance(body, Mapping) else None
         if not isinstance(ref, str) or not ref:
             raise ValueError("a follow-up needs a non-empty `external_ref` to reconcile by")
         payload = json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8")
-        call = self._call("POST", path, external_ref=ref)
+        call = self._call("POST", path, external_ref=ref, fence=fence)
         return self._object(call, self._request_json(call, data=payload))
 
     # -- one logical request: retries around attempts ---------------------------
@@ -556,23 +590,30 @@ class LaporClient:
             | _StopAtBudget(self._clock, call.started, policy.max_elapsed_s),
             wait=_WaitRetryAfterOrBackoff(policy.backoff_base_s, policy.backoff_max_s),
             sleep=self._sleep,
-            before_sleep=lambda state: self._log_retry(call, state),
+            before_sleep=lambda state: self._before_wait(call, state),
             reraise=True,
         )
         failure: Exception | None = None
         try:
-            response = retrying(self._attempt, call, params, data)
+            answer = retrying(self._attempt, call, params, data)
         except _RetrySignal as signal:
             failure = self._give_up(call, signal)
         if failure is not None:
             raise failure  # outside the except: no chained exception holds the request
-        return self._decode(call, response)
+        return self._decode(call, answer)
+
+    def _before_wait(self, call: _Call, state: RetryCallState) -> None:
+        self._log_retry(call, state)
+        if call.fence is not None:
+            call.fence()
 
     def _attempt(
         self, call: _Call, params: Mapping[str, str | int] | None, data: bytes | None
-    ) -> requests.Response:
+    ) -> _Answer:
         if self._limiter is not None:
             self._limiter.acquire()
+        if call.fence is not None:
+            call.fence()
         call.attempts += 1
         with self._count_lock:
             self.requests_made += 1
@@ -591,21 +632,72 @@ class LaporClient:
                 auth=self._auth,
                 timeout=self.timeout,
                 allow_redirects=False,
+                stream=True,
             )
         except requests.RequestException as exc:
             failure = self._transport_failure(call, exc)
         if failure is not None:
             raise failure
         self._note_date(response)
+        answer = self._read(call, response, deadline=self._clock() + self.attempt_deadline_s)
         log.debug(
             "LAPOR! %s %s -> %d (attempt %d)",
             call.method,
             call.path,
-            response.status_code,
+            answer.status,
             call.attempts,
         )
-        self._check_status(call, response)
-        return response
+        self._check_status(call, answer)
+        return answer
+
+    def _read(self, call: _Call, response: requests.Response, *, deadline: float) -> _Answer:
+        """The whole body, decompressed, counted as it comes: past `max_response_bytes`
+        it is a contract violation; past the attempt's deadline, a transient failure."""
+        cap = self.max_response_bytes
+        chunks: list[bytes] = []
+        total = 0
+        failure: Exception | None = None
+        try:
+            declared = response.headers.get("Content-Length", "")
+            plain = not response.headers.get("Content-Encoding")
+            if plain and declared.isdigit() and int(declared) > cap:
+                raise self._too_large(call, f"announces {int(declared):,} bytes")
+            while True:
+                if self._clock() > deadline:
+                    failure = _RetrySignal(
+                        f"the answer took longer than {self.attempt_deadline_s:g} s "
+                        "(connect and read timeouts together)",
+                        not_sent=False,
+                    )
+                    break
+                chunk = response.raw.read1(_CHUNK, decode_content=True)
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > cap:
+                    raise self._too_large(call, f"holds over {cap:,} bytes")
+                chunks.append(chunk)
+        except (urllib3_exceptions.HTTPError, OSError) as exc:
+            failure = _RetrySignal(
+                "read timeout while reading the answer"
+                if isinstance(exc, urllib3_exceptions.ReadTimeoutError | TimeoutError)
+                else f"connection dropped while reading the answer ({type(exc).__name__})",
+                not_sent=False,
+            )
+        finally:
+            response.close()
+        if failure is not None:
+            raise failure
+        return _Answer(
+            response.status_code, response.reason or "", response.headers, b"".join(chunks)
+        )
+
+    def _too_large(self, call: _Call, what: str) -> ContractViolation:
+        return self._broken(
+            call,
+            f"the answer {what}, more than the {self.max_response_bytes / (1024 * 1024):g} MiB "
+            "an answer may hold (after decompression)",
+        )
 
     def _transport_failure(self, call: _Call, exc: requests.RequestException) -> Exception:
         reason = _describe(exc, self.timeout)
@@ -618,8 +710,8 @@ class LaporClient:
             maybe_sent=call.is_post and not _never_reached_server(exc),
         )
 
-    def _check_status(self, call: _Call, response: requests.Response) -> None:
-        status = response.status_code
+    def _check_status(self, call: _Call, response: _Answer) -> None:
+        status = response.status
         action = action_for(status)
         if action is Action.CURSOR_EXPIRED and not call.listing:
             action = Action.REJECT
@@ -646,7 +738,7 @@ class LaporClient:
                     retry_after=retry_after,
                 )
             raise _RetrySignal("HTTP 429", not_sent=True, status=429, retry_after=retry_after)
-        reason = f"HTTP {status} {response.reason or ''}".rstrip()
+        reason = f"HTTP {status} {response.reason}".rstrip()
         if action is Action.RETRY:
             if too_long:
                 raise Unavailable(
@@ -669,18 +761,18 @@ class LaporClient:
             maybe_sent=call.is_post,
         )
 
-    def _rejected(self, call: _Call, response: requests.Response) -> Rejected:
+    def _rejected(self, call: _Call, response: _Answer) -> Rejected:
         message, errors = None, []
         try:
-            body = response.json()
-        except ValueError:
+            body = json.loads(response.body.decode("utf-8", "replace"))
+        except (ValueError, RecursionError):
             body = None
         if isinstance(body, dict):
             if isinstance(body.get("message"), str):
                 message = self._redact(body["message"])[:500]
             if isinstance(body.get("errors"), list):
                 errors = [self._redact(str(e))[:500] for e in body["errors"]]
-        status = response.status_code
+        status = response.status
         text = f"LAPOR! refused {call.method} {call.path} ({status})"
         text += f": {message}" if message else ""
         hint = _REJECT_HINTS.get(status)
@@ -728,14 +820,27 @@ class LaporClient:
 
     # -- answers ---------------------------------------------------------------
 
-    def _decode(self, call: _Call, response: requests.Response) -> Any:
+    def _decode(self, call: _Call, response: _Answer) -> Any:
+        """The JSON of an answer. Bytes that are not UTF-8 are kept as lone surrogates
+        (never silently replaced), so the records holding them are quarantined."""
         try:
-            return response.json()
+            text = response.body.decode("utf-8")
+        except UnicodeDecodeError:
+            log.warning(
+                "LAPOR! %s %s: the answer is not valid UTF-8; the records concerned are quarantined",
+                call.method,
+                call.path,
+            )
+            text = response.body.decode("utf-8", "surrogateescape")
+        try:
+            return json.loads(text)
+        except RecursionError:
+            raise self._broken(call, "the answer nests JSON too deeply") from None
         except ValueError:
             pass
         ctype = (response.headers.get("Content-Type") or "none")[:60]
         raise self._broken(
-            call, f"the answer (HTTP {response.status_code}, Content-Type {ctype}) is not JSON"
+            call, f"the answer (HTTP {response.status}, Content-Type {ctype}) is not JSON"
         )
 
     def _data_list(self, call: _Call, body: Any) -> list[dict[str, Any]]:
