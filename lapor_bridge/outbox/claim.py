@@ -33,6 +33,11 @@ from lapor_bridge.store.types import UTCDateTime
 from lapor_bridge.timeutil import utcnow
 
 
+class LeaseLost(Exception):
+    """The worker no longer holds the item's lease: it must not post it. Never leaves
+    the push loop."""
+
+
 @dataclass(frozen=True)
 class ClaimedItem:
     """A snapshot of a claimed item: all a worker needs to deliver it."""
@@ -125,7 +130,10 @@ def _held(claimed: ClaimedItem, worker: str) -> Any:
 def renew_lease(
     engine: Engine, claimed: ClaimedItem, *, worker: str, now: datetime, lease_s: float
 ) -> bool:
-    """Extend the lease before a POST; False when the item is no longer ours."""
+    """Extend the lease to `now + lease_s`; False when the item is no longer ours
+    (another worker claimed it after our lease ran out, or an echo settled it).
+    Claims and renewals are serialized by the database, so after True nobody else
+    can claim the item for `lease_s`."""
     with write_session(engine) as session:
         result = session.execute(
             update(TindakLanjut)

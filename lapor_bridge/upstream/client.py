@@ -45,6 +45,8 @@ from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base, wait_random_exponential
+from urllib3 import connection as urllib3_connection
+from urllib3 import connectionpool as urllib3_connectionpool
 from urllib3 import exceptions as urllib3_exceptions
 from urllib3.exceptions import (
     ConnectTimeoutError,
@@ -361,11 +363,75 @@ class _Call:
         return self.method != "GET"
 
 
+# --- fencing: the last check before a request's first byte ---------------------
+#
+# A caller's `fence()` (the push: "do I still hold this item's lease?") runs after
+# the rate limiter, right before the request is sent. A process frozen between
+# that check and the first byte (SIGSTOP, a swapped or suspended VM) would send
+# on a lease it no longer holds, so the connection itself checks, on its first
+# write, how long ago the fence ran, and runs it again when that is more than
+# FENCE_FRESH_S ago (on the clock that also counts a suspend).
+
+FENCE_FRESH_S = 0.5
+_BOOT_CLOCK = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
+_fence_local = threading.local()
+
+
+def _boot_now() -> float:
+    return time.clock_gettime(_BOOT_CLOCK)
+
+
+def _arm_fence(fence: Callable[[], None] | None) -> None:
+    _fence_local.fence = fence
+    _fence_local.checked_at = _boot_now()
+
+
+def _recheck_fence() -> None:
+    fence = getattr(_fence_local, "fence", None)
+    if fence is None:
+        return
+    if _boot_now() - _fence_local.checked_at > FENCE_FRESH_S:
+        fence()
+        _fence_local.checked_at = _boot_now()
+    _fence_local.fence = None  # once per request: the headers are going out now
+
+
+class _FencedHTTPConnection(urllib3_connection.HTTPConnection):
+    def send(self, data: Any) -> None:
+        _recheck_fence()
+        super().send(data)
+
+
+class _FencedHTTPSConnection(urllib3_connection.HTTPSConnection):
+    def send(self, data: Any) -> None:
+        _recheck_fence()
+        super().send(data)
+
+
+class _FencedHTTPPool(urllib3_connectionpool.HTTPConnectionPool):
+    ConnectionCls = _FencedHTTPConnection
+
+
+class _FencedHTTPSPool(urllib3_connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _FencedHTTPSConnection
+
+
+class _Adapter(HTTPAdapter):
+    """No urllib3 retries, and connections that re-check a stale fence."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _FencedHTTPPool,
+            "https": _FencedHTTPSPool,
+        }
+
+
 def _no_urllib3_retries(session: requests.Session, owned: bool) -> None:
     """Make sure only this client retries: urllib3 must never re-send."""
     if owned:
         for prefix in ("https://", "http://"):
-            session.mount(prefix, HTTPAdapter(max_retries=0))
+            session.mount(prefix, _Adapter(max_retries=0))
         return
     for adapter in session.adapters.values():
         if isinstance(adapter, HTTPAdapter):
@@ -614,6 +680,7 @@ class LaporClient:
             self._limiter.acquire()
         if call.fence is not None:
             call.fence()
+            _arm_fence(call.fence)
         call.attempts += 1
         with self._count_lock:
             self.requests_made += 1
@@ -636,6 +703,8 @@ class LaporClient:
             )
         except requests.RequestException as exc:
             failure = self._transport_failure(call, exc)
+        finally:
+            _arm_fence(None)
         if failure is not None:
             raise failure
         self._note_date(response)
