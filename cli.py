@@ -526,6 +526,32 @@ def replies(
     )
 
 
+# --- the store ----------------------------------------------------------------
+
+db_app = typer.Typer(no_args_is_help=True, help="the local store: its schema and whom it serves")
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("current")
+@bridge_command
+def db_current() -> None:
+    """The store's schema revision and the instansi and API it serves (changes nothing)."""
+    from lapor_bridge.config import load_settings
+    from lapor_bridge.store.commands import db_current as current
+
+    typer.echo(current(load_settings()))
+
+
+@db_app.command("upgrade")
+@bridge_command
+def db_upgrade() -> None:
+    """Migrate the store to the newest schema (every command also does it on start)."""
+    from lapor_bridge.config import load_settings
+    from lapor_bridge.store.commands import db_upgrade as upgrade
+
+    typer.echo(upgrade(load_settings()))
+
+
 # --- simulator commands ------------------------------------------------------
 
 simulator_app = typer.Typer(

@@ -13,12 +13,12 @@ from sqlalchemy import Engine, func, select
 
 from lapor_bridge.outbox import stuck_items
 from lapor_bridge.store import read_session
+from lapor_bridge.store.identity import incremental_checkpoint
 from lapor_bridge.store.tables import (
     Assignment,
     BackfillRun,
     Quarantine,
     Report,
-    SyncCheckpoint,
     SyncRun,
 )
 from lapor_bridge.timeutil import rfc3339, utcnow
@@ -38,7 +38,7 @@ def _run(row: SyncRun | None) -> dict[str, Any] | None:
 def bridge_status(engine: Engine, *, now: datetime | None = None) -> dict[str, Any]:
     now = now or utcnow()
     with read_session(engine) as session:
-        checkpoint = session.get(SyncCheckpoint, "incremental")
+        checkpoint = incremental_checkpoint(session)
         last = session.scalars(
             select(SyncRun).where(SyncRun.kind == "sync").order_by(SyncRun.id.desc())
         ).first()

@@ -133,6 +133,7 @@ def push_outbox(
     max_pause_s: float | None = None,
     rng: random.Random | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    instansi_id: int | None = None,
 ) -> PushSummary:
     """Deliver due outbox items until none is due or the run must stop.
 
@@ -142,6 +143,8 @@ def push_outbox(
     caller; the lease owner adds host, pid and a random part to it. The lease
     must be longer than the longest client call, or another worker could post
     an item still in flight a second time (checked: ConfigError).
+    `instansi_id` keys the claims: only that instansi's follow-ups are pushed
+    (None: every item, for tests and tools).
     Raises Unauthorized on a 401 (the item is put back untouched).
     """
     settings = settings or Settings.model_construct()
@@ -168,7 +171,9 @@ def push_outbox(
         if deadline is not None and time.monotonic() >= deadline:
             summary.stopped = "deadline reached"
             break
-        claimed = claim_next(engine, worker=worker, now=now_fn(), lease_s=lease_s)
+        claimed = claim_next(
+            engine, worker=worker, now=now_fn(), lease_s=lease_s, instansi_id=instansi_id
+        )
         if claimed is None:
             break
         summary.claimed += 1
@@ -213,7 +218,7 @@ def push_outbox(
             )
             break
     with read_session(engine) as session:
-        summary.due_left = count_due(session, now=now_fn())
+        summary.due_left = count_due(session, now=now_fn(), instansi_id=instansi_id)
     return summary
 
 
@@ -377,7 +382,13 @@ def run_push(runtime: Runtime, *, deadline: float | None = None) -> PushSummary:
     error: str | None = None
     try:
         with runtime.client() as client:
-            summary = push_outbox(engine, client, settings=runtime.settings, deadline=deadline)
+            summary = push_outbox(
+                engine,
+                client,
+                settings=runtime.settings,
+                deadline=deadline,
+                instansi_id=runtime.instansi_id,
+            )
         return summary
     except BaseException as exc:
         error = f"{type(exc).__name__}: {getattr(exc, 'message', '')}".rstrip(": ")

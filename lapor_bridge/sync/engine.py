@@ -205,7 +205,7 @@ def _pull(runtime: Runtime, ctx: PullContext) -> SyncSummary:
     lookback = timedelta(seconds=settings.lookback_s)
     upstream_now = getattr(ctx.client, "upstream_now", lambda: None)()
     with read_session(engine) as session:
-        checkpoint = session.get(SyncCheckpoint, INCREMENTAL)
+        checkpoint = session.get(SyncCheckpoint, (ctx.instansi_id, INCREMENTAL))
         high_water = checkpoint.high_water if checkpoint else None
     end = window_end(now(), upstream_now)
     repair: str | None = None
@@ -219,7 +219,7 @@ def _pull(runtime: Runtime, ctx: PullContext) -> SyncSummary:
         )
         log.warning("%s", repair)
         with write_session(engine) as session:
-            row = session.get(SyncCheckpoint, INCREMENTAL)
+            row = session.get(SyncCheckpoint, (ctx.instansi_id, INCREMENTAL))
             assert row is not None
             row.high_water, row.window_to, row.updated_at = safe, None, now()
         high_water = safe
@@ -232,11 +232,12 @@ def _pull(runtime: Runtime, ctx: PullContext) -> SyncSummary:
     )
 
     def save(session: Session, position: datetime, done: bool, _page: PageResult) -> None:
-        row = session.get(SyncCheckpoint, INCREMENTAL)
+        row = session.get(SyncCheckpoint, (ctx.instansi_id, INCREMENTAL))
         stamp = now()
         if row is None:
             session.add(
                 SyncCheckpoint(
+                    instansi_id=ctx.instansi_id,
                     name=INCREMENTAL,
                     high_water=min(position, window.end),
                     window_to=None if done else window.end,
@@ -252,7 +253,7 @@ def _pull(runtime: Runtime, ctx: PullContext) -> SyncSummary:
     summary.checkpoint_repair = repair
     pull_window(ctx, window, window.start, save, summary)
     with read_session(engine) as session:
-        checkpoint = session.get(SyncCheckpoint, INCREMENTAL)
+        checkpoint = session.get(SyncCheckpoint, (ctx.instansi_id, INCREMENTAL))
     summary.checkpoint = rfc3339(checkpoint.high_water) if checkpoint else ""
     return summary
 
@@ -270,7 +271,12 @@ def _push(
     from lapor_bridge.outbox import push_outbox, stuck_items
 
     result = push_outbox(
-        runtime.engine, client, settings=runtime.settings, now_fn=now, worker="sync"
+        runtime.engine,
+        client,
+        settings=runtime.settings,
+        now_fn=now,
+        worker="sync",
+        instansi_id=runtime.instansi_id,
     )
     with read_session(runtime.engine) as session:
         stuck = stuck_items(session, now=now())

@@ -21,7 +21,7 @@ DAY = timedelta(days=1)
 
 def checkpoint(engine) -> SyncCheckpoint:
     with read_session(engine) as session:
-        row = session.get(SyncCheckpoint, "incremental")
+        row = session.get(SyncCheckpoint, (3327, "incremental"))
     assert row is not None
     return row
 
@@ -57,7 +57,7 @@ def test_checkpoint_ahead_is_reported_once_and_repaired(make_simulator, make_run
     rt = make_runtime(sim, sqlite_url, page_limit=50)
     run_sync(rt, push=False)
     with write_session(rt.engine) as session:  # as an older bridge left it under a wrong clock
-        session.get(SyncCheckpoint, "incremental").high_water = utcnow() + DAY
+        session.get(SyncCheckpoint, (3327, "incremental")).high_water = utcnow() + DAY
     sim.generate_changes(40)
     next_second()
 
