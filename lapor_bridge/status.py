@@ -18,7 +18,7 @@ from lapor_bridge.store.tables import (
     Assignment,
     BackfillRun,
     Quarantine,
-    Report,
+    ReportRow,
     SyncRun,
 )
 from lapor_bridge.timeutil import rfc3339, utcnow
@@ -60,9 +60,10 @@ def bridge_status(engine: Engine, *, now: datetime | None = None) -> dict[str, A
             ),
             None,
         )
-        reports = session.scalar(select(func.count()).select_from(Report)) or 0
+        reports = session.scalar(select(func.count()).select_from(ReportRow)) or 0
         transferred = (
-            session.scalar(select(func.count()).select_from(Report).where(Report.transferred)) or 0
+            session.scalar(select(func.count()).select_from(ReportRow).where(ReportRow.transferred))
+            or 0
         )
         unmapped = (
             session.scalar(

@@ -25,7 +25,7 @@ from lapor_bridge.metrics import write_metrics
 from lapor_bridge.runtime import Runtime
 from lapor_bridge.sla import SlaPolicies, default_policies, refresh_clocks
 from lapor_bridge.store import read_session, write_session
-from lapor_bridge.store.tables import Report, SyncCheckpoint, SyncRun
+from lapor_bridge.store.tables import ReportRow, SyncCheckpoint, SyncRun
 from lapor_bridge.sync.ingest import PageResult, parse_topics, store_page, store_topics
 from lapor_bridge.sync.window import (
     CursorGuard,
@@ -262,7 +262,9 @@ def newest_stored_update(engine: Engine, until: datetime) -> datetime | None:
     """The newest `updated_at` stored up to `until`: the listing is read in order,
     so every change before it was read."""
     with read_session(engine) as session:
-        return session.scalar(select(func.max(Report.updated_at)).where(Report.updated_at <= until))
+        return session.scalar(
+            select(func.max(ReportRow.updated_at)).where(ReportRow.updated_at <= until)
+        )
 
 
 def _push(

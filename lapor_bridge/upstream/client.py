@@ -74,7 +74,7 @@ __all__ = [
     "Action",
     "LaporClient",
     "ListingPage",
-    "RetryPolicy",
+    "RequestRetryPolicy",
     "action_for",
     "parse_retry_after",
 ]
@@ -299,7 +299,7 @@ class _StopAtBudget(stop_base):
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
+class RequestRetryPolicy:
     max_attempts: int = 6  # per request, total
     max_elapsed_s: float = 60.0  # per request, total time budget incl. waits
     backoff_base_s: float = 0.5  # exponential backoff with full jitter, capped
@@ -310,10 +310,10 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
-            raise ValueError("RetryPolicy.max_attempts must be >= 1")
+            raise ValueError("RequestRetryPolicy.max_attempts must be >= 1")
         for name in ("max_elapsed_s", "backoff_base_s", "backoff_max_s", "max_retry_after_s"):
             if not getattr(self, name) >= 0:
-                raise ValueError(f"RetryPolicy.{name} must be >= 0")
+                raise ValueError(f"RequestRetryPolicy.{name} must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -476,7 +476,7 @@ class LaporClient:
         token: str,
         *,
         timeout: tuple[float, float] = (5.0, 30.0),
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RequestRetryPolicy = RequestRetryPolicy(),
         rate_limit_per_s: float | None = 10.0,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,

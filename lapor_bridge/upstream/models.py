@@ -98,7 +98,7 @@ class _Record(_Upstream):
         return data
 
 
-class Topic(_Record):
+class ApiTopic(_Record):
     id: StrictInt
     parent: StrictInt
     name: str
@@ -124,7 +124,7 @@ class Attachment(_Upstream):
     mime: str | None = None
 
 
-class FollowUp(_Record):
+class ApiFollowUp(_Record):
     id: StrictInt
     tracking_id: StrictInt
     content: str
@@ -140,7 +140,7 @@ MAX_TITLE_CHARS = 10_000
 MAX_CONTENT_CHARS = 1_000_000
 
 
-class Report(_Record):
+class ApiReport(_Record):
     tracking_id: StrictInt
     title: str = Field(max_length=MAX_TITLE_CHARS)
     content: str = Field(max_length=MAX_CONTENT_CHARS)
@@ -158,7 +158,7 @@ class Report(_Record):
     tags: list[str] = Field(default_factory=list)
     attachments: list[Attachment] = Field(default_factory=list)
     disposed_at: UpstreamTime | None = None
-    followups: list[FollowUp] = Field(default_factory=list)
+    followups: list[ApiFollowUp] = Field(default_factory=list)
 
 
 class FollowUpIn(BaseModel):

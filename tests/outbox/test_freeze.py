@@ -13,7 +13,7 @@ import pytest
 from lapor_bridge.config import Settings
 from lapor_bridge.outbox import push_outbox
 from lapor_bridge.store import open_store
-from lapor_bridge.upstream.client import LaporClient, RetryPolicy
+from lapor_bridge.upstream.client import LaporClient, RequestRetryPolicy
 from tests.outbox.helpers import (
     check_delivered_once_in_order,
     items,
@@ -48,7 +48,7 @@ def test_a_worker_frozen_past_its_lease_never_posts_twice(make_simulator, pg_url
         sim.url,
         sim.config.token,
         timeout=(0.5, 1.0),
-        retry=RetryPolicy(max_attempts=3, max_elapsed_s=0.5, backoff_base_s=0.01),
+        retry=RequestRetryPolicy(max_attempts=3, max_elapsed_s=0.5, backoff_base_s=0.01),
         rate_limit_per_s=20,
     )
     settings = Settings.model_construct(push_lease_s=LEASE_S)

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from lapor_bridge.errors import ContractViolation, Unavailable
 from lapor_bridge.simulator import Faults
 from lapor_bridge.store import read_session
-from lapor_bridge.store.tables import Quarantine, Report
+from lapor_bridge.store.tables import Quarantine, ReportRow
 from lapor_bridge.sync.engine import run_sync
 from tests.sync.helpers import store_versions, truth_versions
 from tests.sync.test_cli_process import REPO, bridge_env
@@ -28,7 +28,7 @@ def quarantined(engine) -> list[Quarantine]:
 
 def report_count(engine) -> int:
     with read_session(engine) as session:
-        return session.scalar(select(func.count()).select_from(Report)) or 0
+        return session.scalar(select(func.count()).select_from(ReportRow)) or 0
 
 
 def test_null_records_are_quarantined(make_simulator, make_runtime, store_url):
@@ -62,7 +62,7 @@ def test_text_that_is_not_utf8_is_quarantined_not_replaced(make_simulator, make_
     assert all("not valid UTF-8" in q.reason for q in rows)
     assert all("\\udce9" in q.raw["title"] for q in rows)  # flagged as received, not replaced
     with read_session(rt.engine) as session:
-        titles = session.scalars(select(Report.title)).all()
+        titles = session.scalars(select(ReportRow.title)).all()
     assert not any("\ufffd" in t or "caf" in t for t in titles)
     assert report_count(rt.engine) == 12 - len({q.tracking_id for q in rows})
 
