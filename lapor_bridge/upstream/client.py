@@ -363,14 +363,16 @@ class _Call:
         return self.method != "GET"
 
 
-# --- fencing: the last check before a request's first byte ---------------------
+# --- fencing: the last check before each write of a request ---------------------
 #
 # A caller's `fence()` (the push: "do I still hold this item's lease?") runs after
-# the rate limiter, right before the request is sent. A process frozen between
-# that check and the first byte (SIGSTOP, a swapped or suspended VM) would send
-# on a lease it no longer holds, so the connection itself checks, on its first
-# write, how long ago the fence ran, and runs it again when that is more than
-# FENCE_FRESH_S ago (on the clock that also counts a suspend).
+# the rate limiter, right before the request is sent. A process frozen after that
+# check (SIGSTOP, a swapped or suspended VM) would send on a lease it no longer
+# holds, so the connection itself checks, before each write of the request (the
+# headers, then the body: a server applies nothing until the body is complete),
+# how long ago the fence started, and runs it again when that is more than
+# FENCE_FRESH_S ago, on the clock that also counts a suspend. A fence that fails
+# there aborts the request before its body is complete.
 
 FENCE_FRESH_S = 0.5
 _BOOT_CLOCK = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
@@ -381,19 +383,24 @@ def _boot_now() -> float:
     return time.clock_gettime(_BOOT_CLOCK)
 
 
-def _arm_fence(fence: Callable[[], None] | None) -> None:
+def _run_fence(fence: Callable[[], None]) -> None:
+    """Run `fence` and arm it for the connection's writes. Its age counts from
+    before it ran: a process frozen inside it (after the database granted the
+    lease, before the answer came back) finds it stale at the first write."""
+    started = _boot_now()
+    fence()
     _fence_local.fence = fence
-    _fence_local.checked_at = _boot_now()
+    _fence_local.checked_at = started
+
+
+def _disarm_fence() -> None:
+    _fence_local.fence = None
 
 
 def _recheck_fence() -> None:
     fence = getattr(_fence_local, "fence", None)
-    if fence is None:
-        return
-    if _boot_now() - _fence_local.checked_at > FENCE_FRESH_S:
-        fence()
-        _fence_local.checked_at = _boot_now()
-    _fence_local.fence = None  # once per request: the headers are going out now
+    if fence is not None and _boot_now() - _fence_local.checked_at > FENCE_FRESH_S:
+        _run_fence(fence)
 
 
 class _FencedHTTPConnection(urllib3_connection.HTTPConnection):
@@ -679,8 +686,7 @@ class LaporClient:
         if self._limiter is not None:
             self._limiter.acquire()
         if call.fence is not None:
-            call.fence()
-            _arm_fence(call.fence)
+            _run_fence(call.fence)
         call.attempts += 1
         with self._count_lock:
             self.requests_made += 1
@@ -704,7 +710,7 @@ class LaporClient:
         except requests.RequestException as exc:
             failure = self._transport_failure(call, exc)
         finally:
-            _arm_fence(None)
+            _disarm_fence()
         if failure is not None:
             raise failure
         self._note_date(response)
