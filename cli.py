@@ -90,6 +90,8 @@ def sync(
     from lapor_bridge.sync.engine import run_sync
 
     summary = run_sync(runtime(), push=push)
+    if summary.checkpoint_repair:
+        typer.echo(f"warning: {summary.checkpoint_repair}", err=True)
     if as_json:
         print_json(summary.to_dict())
     else:
@@ -223,6 +225,9 @@ def status(as_json: bool = typer.Option(False, "--json")) -> None:
     )
     if data["last_success"]:
         typer.echo(f"last success: {data['last_success']['finished_at']}")
+    if data.get("checkpoint_repair"):
+        repair = data["checkpoint_repair"]
+        typer.echo(f"clock:        run of {repair['at']} repaired {repair['what']}")
     typer.echo(
         f"reports:      {data['reports']} ({data['transferred']} transferred, {data['unmapped']} unmapped)"
     )
@@ -522,6 +527,32 @@ def replies(
         limit=limit,
         fmt="json" if as_json else "table",
     )
+
+
+# --- the store ----------------------------------------------------------------
+
+db_app = typer.Typer(no_args_is_help=True, help="the local store: its schema and whom it serves")
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("current")
+@bridge_command
+def db_current() -> None:
+    """The store's schema revision and the instansi and API it serves (changes nothing)."""
+    from lapor_bridge.config import load_settings
+    from lapor_bridge.store.commands import db_current as current
+
+    typer.echo(current(load_settings()))
+
+
+@db_app.command("upgrade")
+@bridge_command
+def db_upgrade() -> None:
+    """Migrate the store to the newest schema (every command also does it on start)."""
+    from lapor_bridge.config import load_settings
+    from lapor_bridge.store.commands import db_upgrade as upgrade
+
+    typer.echo(upgrade(load_settings()))
 
 
 # --- simulator commands ------------------------------------------------------

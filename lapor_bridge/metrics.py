@@ -13,7 +13,8 @@ from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 from sqlalchemy import Engine, func, select
 
 from lapor_bridge.store import read_session
-from lapor_bridge.store.tables import Quarantine, ReportRow, SyncCheckpoint, SyncRun, TindakLanjut
+from lapor_bridge.store.identity import incremental_checkpoint
+from lapor_bridge.store.tables import Quarantine, ReportRow, SyncRun, TindakLanjut
 
 
 def write_metrics(engine: Engine, path: Path | None) -> None:
@@ -59,7 +60,7 @@ def write_metrics(engine: Engine, path: Path | None) -> None:
             if finished is None:
                 continue
             (last_success if ok else last_failure).labels(kind).set(_epoch(finished))
-        row = session.get(SyncCheckpoint, "incremental")
+        row = incremental_checkpoint(session)
         if row is not None:
             checkpoint.set(row.high_water.timestamp())
         for transferred, count in session.execute(

@@ -21,7 +21,8 @@ class Runtime:
 
     @cached_property
     def engine(self) -> Engine:
-        return open_store(self.settings.database_url)
+        s = self.settings
+        return open_store(s.database_url, instansi_id=s.instansi_id, api_url=s.api_url)
 
     def client(self):  # -> LaporClient (imported late: the client module is heavy-ish)
         from lapor_bridge.upstream.client import LaporClient, RequestRetryPolicy

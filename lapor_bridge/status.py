@@ -13,12 +13,12 @@ from sqlalchemy import Engine, func, select
 
 from lapor_bridge.outbox import stuck_items
 from lapor_bridge.store import read_session
+from lapor_bridge.store.identity import incremental_checkpoint
 from lapor_bridge.store.tables import (
     Assignment,
     BackfillRun,
     Quarantine,
     ReportRow,
-    SyncCheckpoint,
     SyncRun,
 )
 from lapor_bridge.timeutil import rfc3339, utcnow
@@ -38,7 +38,7 @@ def _run(row: SyncRun | None) -> dict[str, Any] | None:
 def bridge_status(engine: Engine, *, now: datetime | None = None) -> dict[str, Any]:
     now = now or utcnow()
     with read_session(engine) as session:
-        checkpoint = session.get(SyncCheckpoint, "incremental")
+        checkpoint = incremental_checkpoint(session)
         last = session.scalars(
             select(SyncRun).where(SyncRun.kind == "sync").order_by(SyncRun.id.desc())
         ).first()
@@ -47,6 +47,19 @@ def bridge_status(engine: Engine, *, now: datetime | None = None) -> dict[str, A
             .where(SyncRun.kind == "sync", SyncRun.ok.is_(True))
             .order_by(SyncRun.id.desc())
         ).first()
+        repair = next(
+            (
+                {"at": rfc3339(r.started_at), "what": r.summary["checkpoint_repair"]}
+                for r in session.scalars(
+                    select(SyncRun)
+                    .where(SyncRun.kind == "sync", SyncRun.summary.is_not(None))
+                    .order_by(SyncRun.id.desc())
+                    .limit(100)
+                )
+                if isinstance(r.summary, dict) and r.summary.get("checkpoint_repair")
+            ),
+            None,
+        )
         reports = session.scalar(select(func.count()).select_from(ReportRow)) or 0
         transferred = (
             session.scalar(select(func.count()).select_from(ReportRow).where(ReportRow.transferred))
@@ -91,6 +104,7 @@ def bridge_status(engine: Engine, *, now: datetime | None = None) -> dict[str, A
         "checkpoint": rfc3339(checkpoint.high_water) if checkpoint else None,
         "last_sync": _run(last),
         "last_success": _run(last_ok),
+        "checkpoint_repair": repair,  # the latest checkpoint found ahead of now, and its repair
         "reports": reports,
         "transferred": transferred,
         "unmapped": unmapped,

@@ -37,6 +37,8 @@ def parse_upstream_time(value: str | datetime) -> datetime:
     """
     if isinstance(value, datetime):
         parsed = value
+    elif not isinstance(value, str):
+        raise ValueError(f"a time must be an RFC 3339 string, got {type(value).__name__}")
     elif (parsed := _iso(value)) is not None:  # the common case, one C call
         pass
     else:

@@ -33,6 +33,11 @@ from lapor_bridge.store.types import UTCDateTime
 from lapor_bridge.timeutil import utcnow
 
 
+class LeaseLost(Exception):
+    """The worker no longer holds the item's lease: it must not post it. Never leaves
+    the push loop."""
+
+
 @dataclass(frozen=True)
 class ClaimedItem:
     """A snapshot of a claimed item: all a worker needs to deliver it."""
@@ -51,8 +56,15 @@ class ClaimedItem:
     lease_until: datetime
 
 
-def _claimable(now: Any) -> Any:
-    """SQL condition: due at `now`, and the head of its report's queue."""
+def refs_of(instansi_id: int | None) -> str:
+    """LIKE pattern of the external_refs of one instansi's follow-ups (`lb-<instansi>-…`,
+    fixed when written): claims are keyed by instansi. None: every item."""
+    return "%" if instansi_id is None else f"lb-{int(instansi_id)}-%"
+
+
+def _claimable(now: Any, refs: Any) -> Any:
+    """SQL condition: due at `now`, of the instansi whose refs match `refs`, and the
+    head of its report's queue."""
     item = TindakLanjut
     earlier = aliased(TindakLanjut)
     due = or_(
@@ -67,26 +79,37 @@ def _claimable(now: Any) -> Any:
         earlier.id < item.id,  # type: ignore[operator]
         col(earlier.state).not_in(SETTLED),
     )
-    return and_(due, ~waits)
+    return and_(due, col(item.external_ref).like(refs), ~waits)
 
 
 # Built once (building the aliased subquery costs milliseconds); `now` is bound per call.
 _NOW = bindparam("claim_now", type_=UTCDateTime())
-_CLAIM = select(TindakLanjut).where(_claimable(_NOW)).order_by(col(TindakLanjut.id)).limit(1)
+_REFS = bindparam("claim_refs")
+_CLAIM = select(TindakLanjut).where(_claimable(_NOW, _REFS)).order_by(col(TindakLanjut.id)).limit(1)
 _CLAIM_SKIP_LOCKED = _CLAIM.with_for_update(skip_locked=True, of=TindakLanjut)
-_COUNT_DUE = select(func.count()).select_from(TindakLanjut).where(_claimable(_NOW))
+_COUNT_DUE = select(func.count()).select_from(TindakLanjut).where(_claimable(_NOW, _REFS))
 
 
-def count_due(session: Session, *, now: datetime) -> int:
-    """How many items a worker could claim at `now`."""
-    return int(session.execute(_COUNT_DUE, {"claim_now": now}).scalar_one())
+def count_due(session: Session, *, now: datetime, instansi_id: int | None = None) -> int:
+    """How many items a worker (of `instansi_id`) could claim at `now`."""
+    params = {"claim_now": now, "claim_refs": refs_of(instansi_id)}
+    return int(session.execute(_COUNT_DUE, params).scalar_one())
 
 
-def claim_next(engine: Engine, *, worker: str, now: datetime, lease_s: float) -> ClaimedItem | None:
-    """Claim the oldest claimable item for `worker`, or None when nothing is due."""
+def claim_next(
+    engine: Engine,
+    *,
+    worker: str,
+    now: datetime,
+    lease_s: float,
+    instansi_id: int | None = None,
+) -> ClaimedItem | None:
+    """Claim the oldest claimable item (of `instansi_id`) for `worker`, or None
+    when nothing is due."""
     query = _CLAIM if is_sqlite(engine) else _CLAIM_SKIP_LOCKED
+    params = {"claim_now": now, "claim_refs": refs_of(instansi_id)}
     with write_session(engine) as session:
-        item = session.execute(query, {"claim_now": now}).scalars().first()
+        item = session.execute(query, params).scalars().first()
         if item is None:
             return None
         before = OutboxState(item.state)
@@ -125,7 +148,10 @@ def _held(claimed: ClaimedItem, worker: str) -> Any:
 def renew_lease(
     engine: Engine, claimed: ClaimedItem, *, worker: str, now: datetime, lease_s: float
 ) -> bool:
-    """Extend the lease before a POST; False when the item is no longer ours."""
+    """Extend the lease to `now + lease_s`; False when the item is no longer ours
+    (another worker claimed it after our lease ran out, or an echo settled it).
+    Claims and renewals are serialized by the database, so after True nobody else
+    can claim the item for `lease_s`."""
     with write_session(engine) as session:
         result = session.execute(
             update(TindakLanjut)

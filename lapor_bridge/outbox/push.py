@@ -35,6 +35,7 @@ from lapor_bridge.config import Settings
 from lapor_bridge.errors import ConfigError, RateLimited, Rejected, Unauthorized, Unavailable
 from lapor_bridge.outbox.claim import (
     ClaimedItem,
+    LeaseLost,
     claim_next,
     count_due,
     finish,
@@ -67,7 +68,13 @@ class FollowUpClient(Protocol):
 
     def list_followups(self, tracking_id: int) -> list[dict[str, Any]]: ...
 
-    def post_followup(self, tracking_id: int, body: dict[str, Any]) -> dict[str, Any]: ...
+    def post_followup(
+        self,
+        tracking_id: int,
+        body: dict[str, Any],
+        *,
+        fence: Callable[[], None] | None = None,
+    ) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -126,6 +133,7 @@ def push_outbox(
     max_pause_s: float | None = None,
     rng: random.Random | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    instansi_id: int | None = None,
 ) -> PushSummary:
     """Deliver due outbox items until none is due or the run must stop.
 
@@ -135,6 +143,8 @@ def push_outbox(
     caller; the lease owner adds host, pid and a random part to it. The lease
     must be longer than the longest client call, or another worker could post
     an item still in flight a second time (checked: ConfigError).
+    `instansi_id` keys the claims: only that instansi's follow-ups are pushed
+    (None: every item, for tests and tools).
     Raises Unauthorized on a 401 (the item is put back untouched).
     """
     settings = settings or Settings.model_construct()
@@ -161,7 +171,9 @@ def push_outbox(
         if deadline is not None and time.monotonic() >= deadline:
             summary.stopped = "deadline reached"
             break
-        claimed = claim_next(engine, worker=worker, now=now_fn(), lease_s=lease_s)
+        claimed = claim_next(
+            engine, worker=worker, now=now_fn(), lease_s=lease_s, instansi_id=instansi_id
+        )
         if claimed is None:
             break
         summary.claimed += 1
@@ -206,7 +218,7 @@ def push_outbox(
             )
             break
     with read_session(engine) as session:
-        summary.due_left = count_due(session, now=now_fn())
+        summary.due_left = count_due(session, now=now_fn(), instansi_id=instansi_id)
     return summary
 
 
@@ -261,9 +273,17 @@ def _attempt(
                 None,
             ), checked_absent
         posting = True
-        answer = client.post_followup(claimed.tracking_id, body)
+        fence = _lease_fence(engine, claimed, worker, now_fn, lease_s)
+        answer = client.post_followup(claimed.tracking_id, body, fence=fence)
         upstream_id = answer.get("id")
         return Delivered(upstream_id if isinstance(upstream_id, int) else None), checked_absent
+    except LeaseLost:
+        log.warning(
+            "outbox #%d: lease lost before the POST (this worker was paused past it); "
+            "not posted, another worker has the item",
+            claimed.id,
+        )
+        return None, checked_absent
     except Unauthorized as exc:
         return Release(exc.message), checked_absent
     except RateLimited as exc:
@@ -274,6 +294,26 @@ def _attempt(
         # A failed GET applied nothing; a failed POST may have (the client says which).
         maybe_sent = posting and exc.maybe_sent
         return Transient(exc.message, maybe_sent, exc.retry_after), checked_absent
+
+
+def _lease_fence(
+    engine: Engine,
+    claimed: ClaimedItem,
+    worker: str,
+    now_fn: Callable[[], datetime],
+    lease_s: float,
+) -> Callable[[], None]:
+    """The check the client runs right before each POST attempt goes out (after its
+    rate limiter) and before each wait between attempts: renew the lease, or raise
+    LeaseLost when another worker took the item over meanwhile (this one was paused
+    past its lease). A renewed lease has `lease_s` left, more than one attempt can
+    take (push_outbox checks `lease_s` against the client's timeouts at start)."""
+
+    def fence() -> None:
+        if not renew_lease(engine, claimed, worker=worker, now=now_fn(), lease_s=lease_s):
+            raise LeaseLost(claimed.id)
+
+    return fence
 
 
 def _transferred_to(engine: Engine, tracking_id: int) -> int | None:
@@ -342,7 +382,13 @@ def run_push(runtime: Runtime, *, deadline: float | None = None) -> PushSummary:
     error: str | None = None
     try:
         with runtime.client() as client:
-            summary = push_outbox(engine, client, settings=runtime.settings, deadline=deadline)
+            summary = push_outbox(
+                engine,
+                client,
+                settings=runtime.settings,
+                deadline=deadline,
+                instansi_id=runtime.instansi_id,
+            )
         return summary
     except BaseException as exc:
         error = f"{type(exc).__name__}: {getattr(exc, 'message', '')}".rstrip(": ")

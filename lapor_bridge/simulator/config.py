@@ -36,6 +36,21 @@ class Faults(BaseModel):
     legacy_time_rate: float = Field(0.0, ge=0, le=1)
     # Among generated changes, the share that transfer a report away (DIALIHKAN).
     transfer_rate: float = Field(0.0, ge=0, le=1)
+    # The server's clock runs this many seconds ahead of the host's (negative: behind):
+    # every time it stamps (updated_at, follow-ups) and its `Date` header.
+    clock_offset_s: float = 0.0
+    # The listing ignores `updated_to` (lists records beyond the window asked for).
+    ignore_updated_to: bool = False
+    # Hostile listing answers, one switch each:
+    null_records: bool = False  # a `null` among the records of every page
+    bad_updated_at: bool = False  # the first record of every page has `updated_at` 1700000000
+    # (a number), the second ["2026-01-01"] (a list)
+    non_utf8: bool = False  # the first record's title holds bytes that are not UTF-8
+    gzip_bomb: bool = False  # the answer is 1 MB of gzip that inflates to 1 GiB
+    huge_title_bytes: int = Field(0, ge=0)  # the first record's title is this long
+    oversized_page: int = Field(0, ge=0)  # a page holds this many records whatever its limit
+    trickle_s: float = Field(0.0, ge=0)  # the answer is sent one byte every trickle_s seconds
+    endless_cursors: bool = False  # a listing never ends: every page carries a new cursor
 
 
 class SimulatorConfig(BaseModel):

@@ -15,6 +15,7 @@ import socket
 import sys
 import threading
 import time
+import zlib
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -92,7 +93,8 @@ class Simulator:
         self.config.faults = self._faults
         self._lock = threading.RLock()
         self._world = World(self.config.seed, self.config.instansi_id, lambda: self._faults)
-        self._world.seed(self.config.initial_reports, time.time())
+        self._world.clock = self.now
+        self._world.seed(self.config.initial_reports, self.now())
         self._frng = random.Random(self.config.seed + 1)  # request faults only
         self._secret = hashlib.sha256(
             f"lapor-sim:{self.config.seed}:".encode() + os.urandom(16)
@@ -190,6 +192,10 @@ class Simulator:
     # --- Python API ------------------------------------------------------------
 
     @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    @property
     def faults(self) -> Faults:
         return self._faults
 
@@ -201,12 +207,16 @@ class Simulator:
             if not self._faults.error_rate:
                 self._burst_left = 0  # errors switched off: end a running burst too
 
+    def now(self) -> float:
+        """The server's clock (the host's plus the `clock_offset_s` fault)."""
+        return time.time() + self._faults.clock_offset_s
+
     def generate_changes(self, n: int) -> list[int]:
         with self._lock:
-            t = time.time()
+            t = self.now()
             out = []
             for _ in range(n):
-                tc = t if self._faults.equal_timestamps else time.time()
+                tc = t if self._faults.equal_timestamps else self.now()
                 out.append(self._world.generate_change(tc))
             return out
 
@@ -224,12 +234,12 @@ class Simulator:
 
     def add_report(self, **fields: Any) -> dict[str, Any]:
         with self._lock:
-            rep = self._world.add_report(time.time(), dict(fields))
+            rep = self._world.add_report(self.now(), dict(fields))
             return self._world.record(rep)
 
     def update_report(self, tracking_id: int, **fields: Any) -> dict[str, Any]:
         with self._lock:
-            rep = self._world.update_report(time.time(), tracking_id, dict(fields))
+            rep = self._world.update_report(self.now(), tracking_id, dict(fields))
             return self._world.record(rep)
 
     # --- request handling ------------------------------------------------------
@@ -343,7 +353,7 @@ class Simulator:
             values = qs.get(name)
             return values[-1] if values else None
 
-        now = time.time()
+        now = self.now()
         cursor = arg("cursor")
         if cursor:
             try:
@@ -386,9 +396,17 @@ class Simulator:
             if errors:
                 return _error(400, "bad parameters", errors)
             after = None
+        f = self._faults
+        if f.ignore_updated_to:
+            to = math.inf
         items, last, more = self._world.page(frm, to, after, limit, now)
+        if f.gzip_bomb:
+            return Reply(200, gzip_bomb(), {"Content-Encoding": "gzip"}, fault="gzip_bomb")
+        items, fault = _hostile_items(f, items, limit)
         nxt = None
-        if more and last is not None:
+        if f.endless_cursors and last is None and after is not None:
+            last = (after[0], after[1])  # an empty page that still hands out a new cursor
+        if (more or f.endless_cursors) and last is not None:
             nxt = self._encode_cursor(
                 {
                     "f": frm,
@@ -400,7 +418,11 @@ class Simulator:
                 }
             )
         body = '{"data":[' + ",".join(items) + '],"next_cursor":' + json.dumps(nxt) + "}"
-        return Reply(200, body.encode())
+        data = body.encode()
+        if f.non_utf8 and items:  # Latin-1 bytes where UTF-8 was due
+            data = data.replace(b'"title":"', b'"title":"caf\xe9 ', 1)
+            fault = "non_utf8"
+        return Reply(200, data, fault=fault or ("endless_cursors" if f.endless_cursors else None))
 
     def _encode_cursor(self, data: dict[str, Any]) -> str:
         payload = _b64(json.dumps(data, separators=(",", ":")).encode())
@@ -467,7 +489,7 @@ class Simulator:
             return _error(409, "the report is closed (DITUTUP); do not retry")
         if status == "DIALIHKAN":
             return _error(409, "the report was transferred (DIALIHKAN); do not retry")
-        fu = self._world.post_followup(time.time(), rep, data)
+        fu = self._world.post_followup(self.now(), rep, data)
         reply = _json(
             201, fu, {"Location": f"{API}/laporan/{rep.tracking_id}/tindak-lanjut/{fu['id']}"}
         )
@@ -559,6 +581,47 @@ def validate_followup(data: Any) -> list[str]:
     return errors
 
 
+def _hostile_items(f: Faults, items: list[str], limit: int) -> tuple[list[str], str | None]:
+    """A listing page's records as the hostile-answer faults make them."""
+    fault = None
+    if f.oversized_page and items:
+        items = [items[i % len(items)] for i in range(f.oversized_page)]
+        fault = "oversized_page"
+    if f.bad_updated_at and items:
+        bad: list[Any] = [1700000000, ["2026-01-01"]]
+        items = list(items)
+        for i, value in enumerate(bad[: len(items)]):
+            record = json.loads(items[i])
+            record["updated_at"] = value
+            items[i] = json.dumps(record, ensure_ascii=False)
+        fault = "bad_updated_at"
+    if f.huge_title_bytes and items:
+        record = json.loads(items[0])
+        record["title"] = "x" * f.huge_title_bytes
+        items = [json.dumps(record), *items[1:]]
+        fault = "huge_title"
+    if f.null_records and len(items) < limit:
+        items = ["null", *items]
+        fault = "null_records"
+    return items, fault
+
+
+_GZIP_BOMB: bytes | None = None
+
+
+def gzip_bomb() -> bytes:
+    """About 1 MB of gzip that inflates to 1 GiB of JSON-looking blanks (made once)."""
+    global _GZIP_BOMB
+    if _GZIP_BOMB is None:
+        packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+        blank = b" " * (1 << 20)
+        parts = [packer.compress(b'{"data":[')]
+        parts += [packer.compress(blank) for _ in range(1024)]
+        parts += [packer.compress(b'],"next_cursor":null}'), packer.flush()]
+        _GZIP_BOMB = b"".join(parts)
+    return _GZIP_BOMB
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
@@ -619,6 +682,10 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # the simulator logs itself
         pass
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The `Date` header, from the server's clock (see the clock_offset_s fault)."""
+        return super().date_time_string(self.server.sim.now() if timestamp is None else timestamp)
+
     def setup(self) -> None:
         super().setup()
         with contextlib.suppress(OSError):
@@ -666,8 +733,18 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(k, v)
             # Headers and body in one write: two small writes meet Nagle and the
             # client's delayed ACK, and every response would take 40 ms more.
+            trickle = sim.faults.trickle_s if url.path.startswith(API + "/instansi/") else 0.0
             try:
-                self.wfile.write(self._header_bytes() + reply.body)
+                if trickle:  # the trickle fault: headers, then one byte at a time
+                    self.wfile.write(self._header_bytes())
+                    for i in range(len(reply.body)):
+                        if sim.stopping:
+                            break
+                        time.sleep(trickle)
+                        self.wfile.write(reply.body[i : i + 1])
+                        self.wfile.flush()
+                else:
+                    self.wfile.write(self._header_bytes() + reply.body)
             except OSError:  # the client gave up (its timeout): nothing to answer to
                 self.close_connection = True
 

@@ -126,6 +126,7 @@ class World:
         self._content_rng = FastRandom(0)  # reseeded per report: texts are per-report stable
         self.instansi_id = instansi_id
         self.faults = faults
+        self.clock: Callable[[], float] = time.time  # the server's clock (the simulator sets it)
         self.reports: dict[int, SimReport] = {}
         self.index: list[tuple[int, int, int]] = []
         self.ours: list[int] = []  # reports that have been ours, in creation order
@@ -329,7 +330,7 @@ class World:
             upd = math.floor(updated_at)
             base = updated_at
         lag = self.faults().visibility_lag_s
-        visible = time.time() + visible_after if visible_after is not None else base + lag * r_lag
+        visible = self.clock() + visible_after if visible_after is not None else base + lag * r_lag
         was_ours = prev is not None and prev.fields["instansi_id"] == self.instansi_id
         is_ours = fields["instansi_id"] == self.instansi_id
         if extra is None and prev is not None:
@@ -510,7 +511,7 @@ class World:
             )
         if later:  # the new body worked on it since: not listed to us
             t = upd + rng.uniform(60, 5 * DAY)
-            if t < time.time() - 60:
+            if t < self.clock() - 60:
                 self._append_version(
                     rep,
                     dict(fields, status="DIPROSES"),

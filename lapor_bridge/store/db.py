@@ -97,10 +97,22 @@ def _alembic_config(engine: Engine) -> Config:
     return config
 
 
+def known_revisions(engine: Engine) -> tuple[set[str], str | None]:
+    """The schema revisions this code knows, and the newest."""
+    scripts = ScriptDirectory.from_config(_alembic_config(engine))
+    return {rev.revision for rev in scripts.walk_revisions()}, scripts.get_current_head()
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema to the newest migration (idempotent, safe to run always)."""
+    """Bring the schema to the newest migration (idempotent, safe to run always).
+
+    A database that is not a lapor-bridge store, is damaged, or was written by a
+    newer bridge is refused first, in one line, and left untouched."""
+    from lapor_bridge.store.identity import check_store
+
     config = _alembic_config(engine)
-    head = ScriptDirectory.from_config(config).get_current_head()
+    known, head = known_revisions(engine)
+    check_store(engine, known, head)
     try:
         with engine.connect() as conn:
             current = MigrationContext.configure(conn).get_current_revision()
@@ -110,8 +122,19 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-def open_store(url: str) -> Engine:
-    """The engine for `url`, migrated to the newest schema."""
+def open_store(url: str, *, instansi_id: int | None = None, api_url: str | None = None) -> Engine:
+    """The engine for `url`, migrated to the newest schema. With `instansi_id` and
+    `api_url`, the store records that it serves them, or refuses when it serves
+    another (ConfigError)."""
     engine = create_store_engine(url)
     migrate(engine)
+    if instansi_id is not None and api_url:
+        from lapor_bridge.store.identity import bind_store
+
+        try:
+            with write_session(engine) as session:
+                bind_store(session, instansi_id=instansi_id, api_url=api_url)
+        except BaseException:
+            engine.dispose()
+            raise
     return engine

@@ -25,6 +25,24 @@ def _json(*, nullable: bool = True) -> Any:
     return Field(default=None, sa_column=Column(JSONText(), nullable=nullable))
 
 
+# --- the store itself --------------------------------------------------------
+
+
+class StoreMeta(SQLModel, table=True):
+    """One row: what this store is and whom it serves. Its presence marks a
+    lapor-bridge store; the instansi and API are recorded by the first command
+    that talks to LAPOR!, and another instansi or API is refused afterwards."""
+
+    __tablename__ = "store_meta"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_store_meta_one_row"),)
+
+    id: int = Field(default=1, primary_key=True, sa_column_kwargs={"autoincrement": False})
+    instansi_id: int | None = None
+    api_url: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = _time()
+    bound_at: datetime | None = _time(nullable=True)
+
+
 # --- pull ------------------------------------------------------------------
 
 
@@ -91,12 +109,13 @@ class UpstreamFollowUpRow(SQLModel, table=True):
 
 
 class SyncCheckpoint(SQLModel, table=True):
-    """High-water mark of a pull stream: every change with updated_at < high_water
-    that was visible when read is stored. Written in the same transaction as the
-    page it covers."""
+    """High-water mark of a pull stream of one instansi: every change with
+    updated_at < high_water that was visible when read is stored. Written in the
+    same transaction as the page it covers."""
 
     __tablename__ = "sync_checkpoint"
 
+    instansi_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     name: str = Field(primary_key=True)  # "incremental"
     high_water: datetime = _time()
     window_to: datetime | None = _time(nullable=True)  # end of the window in progress

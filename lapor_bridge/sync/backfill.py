@@ -24,7 +24,7 @@ from lapor_bridge.store import read_session, write_session
 from lapor_bridge.store.tables import BackfillRun
 from lapor_bridge.sync.engine import PullContext, PullCounts, load_rules, pull_window
 from lapor_bridge.sync.ingest import PageResult, parse_topics, store_topics
-from lapor_bridge.sync.window import Window, split_windows
+from lapor_bridge.sync.window import Window, split_windows, window_end
 from lapor_bridge.timeutil import rfc3339, utcnow
 
 Progress = Callable[[int, int, int], None]  # (windows done, windows total, reports fetched)
@@ -65,7 +65,10 @@ def run_backfill(
         with job_lock(engine, "backfill", lock_dir=settings.lock_dir):
             with write_session(engine) as session:
                 store_topics(session, topics, bad_topics, now=now())
-                run, resumed = _find_or_start(session, since, until, size, now(), restart=restart)
+                open_end = window_end(now(), client.upstream_now())  # LAPOR!'s "now"
+                run, resumed = _find_or_start(
+                    session, since, until, size, now(), restart=restart, open_end=open_end
+                )
                 run_id, end, position, done = run.id, run.until, run.position, run.done
             assert run_id is not None
             all_windows = split_windows(since, end, timedelta(seconds=run.window_s))
@@ -99,11 +102,13 @@ def _find_or_start(
     now: datetime,
     *,
     restart: bool,
+    open_end: datetime | None = None,
 ) -> tuple[BackfillRun, bool]:
     """The run to continue, or a new one. Returns (run, resumed).
 
     With `until`, the run of exactly `[since, until)` is continued (a finished
-    one is reported done). Without it, the range is `[since, now)`: an
+    one is reported done). Without it, the range is `[since, open_end)` (LAPOR!'s
+    "now", else the host's): an
     unfinished run from `since` is continued; after a finished one, a new run
     starts where that one ended. `restart` always walks from `since` again.
     """
@@ -113,7 +118,7 @@ def _find_or_start(
     latest = None if restart else session.scalars(runs).first()
     if latest is not None and (until is not None or not latest.done):
         return latest, True
-    end = until or now.replace(microsecond=0)
+    end = until or open_end or now.replace(microsecond=0)
     if since >= end:
         raise ConfigError(f"--since {rfc3339(since)} is in the future: nothing to backfill")
     position = latest.until if latest is not None else since  # what a finished run covered

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
 from lapor_bridge.errors import BridgeError, CursorExpired, UpstreamError
@@ -29,7 +29,7 @@ from lapor_bridge.outbox.echoes import reconcile_echoes
 from lapor_bridge.runtime import Runtime
 from lapor_bridge.sla import SlaPolicies, default_policies, refresh_clocks
 from lapor_bridge.store import read_session, write_session
-from lapor_bridge.store.tables import SyncCheckpoint, SyncRun
+from lapor_bridge.store.tables import ReportRow, SyncCheckpoint, SyncRun
 from lapor_bridge.sync.ingest import (
     PageResult,
     mark_echoes,
@@ -41,8 +41,11 @@ from lapor_bridge.sync.window import (
     CursorGuard,
     Window,
     advance_high_water,
+    checkpoint_ahead,
     incremental_window,
     position_after_page,
+    safe_restart_point,
+    window_end,
 )
 from lapor_bridge.timeutil import rfc3339, utcnow
 
@@ -96,6 +99,7 @@ class SyncSummary(PullCounts):
     window_from: str
     window_to: str
     checkpoint: str = ""
+    checkpoint_repair: str | None = None  # a checkpoint found ahead of now, and how it was repaired
     topics: int = 0
     push: dict[str, Any] | None = None
     stuck: list[str] = field(default_factory=list)
@@ -133,7 +137,7 @@ def pull_window(
     """
     position = start_at
     cursor: str | None = None
-    guard = CursorGuard()
+    guard = CursorGuard(ctx.page_limit)
     stalled = 0
     restart_position = position
     while True:
@@ -155,7 +159,7 @@ def pull_window(
                     "LAPOR_BRIDGE_PAGE_LIMIT (up to 500), or ask the API operator about cursor lifetime"
                 ) from None
             log.warning("cursor expired; restarting the window from %s", rfc3339(position))
-            restart_position, cursor, guard = position, None, CursorGuard()
+            restart_position, cursor, guard = position, None, CursorGuard(ctx.page_limit)
             continue
         done = page.next_cursor is None
         now = ctx.now()
@@ -168,14 +172,18 @@ def pull_window(
                 policies=ctx.policies,
                 now=now,
             )
-            position = window.end if done else position_after_page(position, result.last_updated_at)
+            position = (
+                window.end
+                if done
+                else position_after_page(position, result.last_updated_at, window.end)
+            )
             save(session, position, done, result)
         counts.add_page(result)
         if ctx.on_page is not None:
             ctx.on_page(result)
         if done:
             return
-        guard.check(page.next_cursor)
+        guard.check(page.next_cursor, position)
         cursor = page.next_cursor
 
 
@@ -229,39 +237,69 @@ def _pull(runtime: Runtime, ctx: PullContext) -> SyncSummary:
     settings = runtime.settings
     engine = runtime.engine
     now = ctx.now
+    lookback = timedelta(seconds=settings.lookback_s)
+    upstream_now = getattr(ctx.client, "upstream_now", lambda: None)()
     with read_session(engine) as session:
-        checkpoint = session.get(SyncCheckpoint, INCREMENTAL)
+        checkpoint = session.get(SyncCheckpoint, (ctx.instansi_id, INCREMENTAL))
         high_water = checkpoint.high_water if checkpoint else None
+    end = window_end(now(), upstream_now)
+    repair: str | None = None
+    if checkpoint_ahead(high_water, end):
+        assert high_water is not None
+        safe = safe_restart_point(newest_stored_update(engine, end), end, settings.initial_since)
+        repair = (
+            f"the checkpoint {rfc3339(high_water)} was ahead of the current time {rfc3339(end)} "
+            "(a clock that stepped, or a store written under a wrong clock); re-reading from "
+            f"{rfc3339(safe - lookback)}, the newest change stored minus the look-back"
+        )
+        log.warning("%s", repair)
+        with write_session(engine) as session:
+            row = session.get(SyncCheckpoint, (ctx.instansi_id, INCREMENTAL))
+            assert row is not None
+            row.high_water, row.window_to, row.updated_at = safe, None, now()
+        high_water = safe
     window = incremental_window(
         high_water,
         run_start=now(),
-        lookback=timedelta(seconds=settings.lookback_s),
+        lookback=lookback,
         initial_since=settings.initial_since,
+        upstream_now=upstream_now,
     )
 
     def save(session: Session, position: datetime, done: bool, _page: PageResult) -> None:
-        row = session.get(SyncCheckpoint, INCREMENTAL)
+        row = session.get(SyncCheckpoint, (ctx.instansi_id, INCREMENTAL))
         stamp = now()
         if row is None:
             session.add(
                 SyncCheckpoint(
+                    instansi_id=ctx.instansi_id,
                     name=INCREMENTAL,
-                    high_water=position,
+                    high_water=min(position, window.end),
                     window_to=None if done else window.end,
                     updated_at=stamp,
                 )
             )
         else:
-            row.high_water = advance_high_water(row.high_water, position)
+            row.high_water = advance_high_water(row.high_water, position, window.end)
             row.window_to = None if done else window.end
             row.updated_at = stamp
 
     summary = SyncSummary(window_from=rfc3339(window.start), window_to=rfc3339(window.end))
+    summary.checkpoint_repair = repair
     pull_window(ctx, window, window.start, save, summary)
     with read_session(engine) as session:
-        checkpoint = session.get(SyncCheckpoint, INCREMENTAL)
+        checkpoint = session.get(SyncCheckpoint, (ctx.instansi_id, INCREMENTAL))
     summary.checkpoint = rfc3339(checkpoint.high_water) if checkpoint else ""
     return summary
+
+
+def newest_stored_update(engine: Engine, until: datetime) -> datetime | None:
+    """The newest `updated_at` stored up to `until`: the listing is read in order,
+    so every change before it was read."""
+    with read_session(engine) as session:
+        return session.scalar(
+            select(func.max(ReportRow.updated_at)).where(ReportRow.updated_at <= until)
+        )
 
 
 def _push(
@@ -270,7 +308,12 @@ def _push(
     from lapor_bridge.outbox import push_outbox, stuck_items
 
     result = push_outbox(
-        runtime.engine, client, settings=runtime.settings, now_fn=now, worker="sync"
+        runtime.engine,
+        client,
+        settings=runtime.settings,
+        now_fn=now,
+        worker="sync",
+        instansi_id=runtime.instansi_id,
     )
     with read_session(runtime.engine) as session:
         stuck = stuck_items(session, now=now())

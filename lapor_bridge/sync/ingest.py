@@ -135,9 +135,29 @@ _QUARANTINE_UPSERT = Upsert(
 )
 
 
+def storable(value: Any) -> Any:
+    """`value` with every string the store could not hold (bytes that were not UTF-8,
+    lone surrogates, NUL) written out as escapes: a quarantined record is kept, flagged."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            value = value.replace("\x00", "\\u0000")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode("utf-8")
+        return value
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    return value
+
+
 def quarantine(session: Session, raw: Any, *, reason: str, source: str, now: datetime) -> None:
     """Keep a record that failed validation; a replay of the same record counts, not duplicates."""
-    raw = _redact_anonymous(raw)
+    raw = storable(_redact_anonymous(raw))
+    if raw is None:  # `null` in a listing: kept as what it was
+        raw = {"_not_an_object": None}
     digest = hashlib.sha256(
         json.dumps(raw, sort_keys=True, ensure_ascii=False, default=str).encode()
     ).hexdigest()

@@ -34,7 +34,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
@@ -45,6 +45,9 @@ from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 from tenacity.stop import stop_base
 from tenacity.wait import wait_base, wait_random_exponential
+from urllib3 import connection as urllib3_connection
+from urllib3 import connectionpool as urllib3_connectionpool
+from urllib3 import exceptions as urllib3_exceptions
 from urllib3.exceptions import (
     ConnectTimeoutError,
     MaxRetryError,
@@ -77,6 +80,11 @@ __all__ = [
 ]
 
 log = logging.getLogger("lapor_bridge.upstream")
+
+# An answer larger than this after decompression is refused (a page of 500 reports
+# is a few MB); it is read in chunks of _CHUNK so a gzip bomb never fills memory.
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+_CHUNK = 64 * 1024
 
 # --- 1. error policy as data -------------------------------------------------
 
@@ -309,6 +317,16 @@ class RequestRetryPolicy:
 
 
 @dataclass(frozen=True)
+class _Answer:
+    """One HTTP answer, its body read within the client's bounds."""
+
+    status: int
+    reason: str
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
 class ListingPage:
     data: list[dict[str, Any]]  # raw JSON records, NOT validated
     next_cursor: str | None
@@ -337,6 +355,7 @@ class _Call:
     started: float
     listing: bool = False
     external_ref: str | None = None
+    fence: Callable[[], None] | None = None  # called right before each send and each wait
     attempts: int = field(default=0)
 
     @property
@@ -344,11 +363,82 @@ class _Call:
         return self.method != "GET"
 
 
+# --- fencing: the last check before each write of a request ---------------------
+#
+# A caller's `fence()` (the push: "do I still hold this item's lease?") runs after
+# the rate limiter, right before the request is sent. A process frozen after that
+# check (SIGSTOP, a swapped or suspended VM) would send on a lease it no longer
+# holds, so the connection itself checks, before each write of the request (the
+# headers, then the body: a server applies nothing until the body is complete),
+# how long ago the fence started, and runs it again when that is more than
+# FENCE_FRESH_S ago, on the clock that also counts a suspend. A fence that fails
+# there aborts the request before its body is complete.
+
+FENCE_FRESH_S = 0.5
+_BOOT_CLOCK = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
+_fence_local = threading.local()
+
+
+def _boot_now() -> float:
+    return time.clock_gettime(_BOOT_CLOCK)
+
+
+def _run_fence(fence: Callable[[], None]) -> None:
+    """Run `fence` and arm it for the connection's writes. Its age counts from
+    before it ran: a process frozen inside it (after the database granted the
+    lease, before the answer came back) finds it stale at the first write."""
+    started = _boot_now()
+    fence()
+    _fence_local.fence = fence
+    _fence_local.checked_at = started
+
+
+def _disarm_fence() -> None:
+    _fence_local.fence = None
+
+
+def _recheck_fence() -> None:
+    fence = getattr(_fence_local, "fence", None)
+    if fence is not None and _boot_now() - _fence_local.checked_at > FENCE_FRESH_S:
+        _run_fence(fence)
+
+
+class _FencedHTTPConnection(urllib3_connection.HTTPConnection):
+    def send(self, data: Any) -> None:
+        _recheck_fence()
+        super().send(data)
+
+
+class _FencedHTTPSConnection(urllib3_connection.HTTPSConnection):
+    def send(self, data: Any) -> None:
+        _recheck_fence()
+        super().send(data)
+
+
+class _FencedHTTPPool(urllib3_connectionpool.HTTPConnectionPool):
+    ConnectionCls = _FencedHTTPConnection
+
+
+class _FencedHTTPSPool(urllib3_connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _FencedHTTPSConnection
+
+
+class _Adapter(HTTPAdapter):
+    """No urllib3 retries, and connections that re-check a stale fence."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _FencedHTTPPool,
+            "https": _FencedHTTPSPool,
+        }
+
+
 def _no_urllib3_retries(session: requests.Session, owned: bool) -> None:
     """Make sure only this client retries: urllib3 must never re-send."""
     if owned:
         for prefix in ("https://", "http://"):
-            session.mount(prefix, HTTPAdapter(max_retries=0))
+            session.mount(prefix, _Adapter(max_retries=0))
         return
     for adapter in session.adapters.values():
         if isinstance(adapter, HTTPAdapter):
@@ -399,6 +489,7 @@ class LaporClient:
         sleep: Callable[[float], None] = time.sleep,
         user_agent: str = f"lapor-bridge/{__version__}",
         clock: Callable[[], float] = time.monotonic,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         parts = urlsplit(base_url or "")
         try:
@@ -422,6 +513,11 @@ class LaporClient:
         self._token = _check_token(token)
         self._auth = _BearerAuth(self._token)
         self.timeout = (float(timeout[0]), float(timeout[1]))
+        # One attempt, from sending to the last byte of the answer, never takes longer
+        # than both timeouts together (a server sending one byte every few seconds
+        # never trips the read timeout, which is per read).
+        self.attempt_deadline_s = self.timeout[0] + self.timeout[1]
+        self.max_response_bytes = int(max_response_bytes)
         self.retry = retry
         self._sleep = sleep
         self._clock = clock
@@ -436,6 +532,8 @@ class LaporClient:
         )
         self._count_lock = threading.Lock()
         self.requests_made = 0
+        # The upstream's clock: the newest `Date` header and when (our monotonic clock) it came.
+        self._server_date: tuple[datetime, float] | None = None
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -451,6 +549,29 @@ class LaporClient:
 
     def __repr__(self) -> str:
         return f"LaporClient(base_url={self._base!r}, requests_made={self.requests_made})"
+
+    # -- the upstream's clock ------------------------------------------------------
+
+    def upstream_now(self) -> datetime | None:
+        """The upstream's "now": its newest `Date` header plus the time since it came
+        (floored: `Date` has one-second precision). None before any answer had one."""
+        seen = self._server_date
+        if seen is None:
+            return None
+        date, at = seen
+        return date + timedelta(seconds=max(0.0, self._clock() - at))
+
+    def _note_date(self, response: requests.Response) -> None:
+        value = response.headers.get("Date")
+        if not value:
+            return
+        try:
+            date = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return
+        if date.tzinfo is None:
+            date = date.replace(tzinfo=UTC)
+        self._server_date = (date.astimezone(UTC), self._clock())
 
     # -- the API ---------------------------------------------------------------
 
@@ -483,6 +604,8 @@ class LaporClient:
         call = self._call("GET", path, listing=True)
         body = self._request_json(call, params=params)
         data = self._data_list(call, body)
+        if len(data) > limit:
+            raise self._broken(call, f"a page of limit {limit} holds {len(data)} records")
         if "next_cursor" not in body:
             raise self._broken(call, "the answer has no `next_cursor`")
         next_cursor = body["next_cursor"]
@@ -498,18 +621,27 @@ class LaporClient:
         call = self._call("GET", f"/laporan/{_as_id(tracking_id, 'tracking_id')}/tindak-lanjut")
         return self._data_list(call, self._request_json(call))
 
-    def post_followup(self, tracking_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    def post_followup(
+        self,
+        tracking_id: int,
+        body: dict[str, Any],
+        *,
+        fence: Callable[[], None] | None = None,
+    ) -> dict[str, Any]:
         """Create a follow-up. NOT idempotent: see the module docstring.
 
         Raises Unavailable(maybe_sent=True) when it may have been applied: look
         for `body["external_ref"]` in list_followups() before posting again.
+        `fence()` is called right before each attempt goes on the wire (after the
+        rate limiter) and before each wait between attempts; whatever it raises
+        (the caller's lease is lost) stops the call with nothing sent.
         """
         path = f"/laporan/{_as_id(tracking_id, 'tracking_id')}/tindak-lanjut"
         ref = body.get("external_ref") if isinstance(body, Mapping) else None
         if not isinstance(ref, str) or not ref:
             raise ValueError("a follow-up needs a non-empty `external_ref` to reconcile by")
         payload = json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8")
-        call = self._call("POST", path, external_ref=ref)
+        call = self._call("POST", path, external_ref=ref, fence=fence)
         return self._object(call, self._request_json(call, data=payload))
 
     # -- one logical request: retries around attempts ---------------------------
@@ -531,23 +663,30 @@ class LaporClient:
             | _StopAtBudget(self._clock, call.started, policy.max_elapsed_s),
             wait=_WaitRetryAfterOrBackoff(policy.backoff_base_s, policy.backoff_max_s),
             sleep=self._sleep,
-            before_sleep=lambda state: self._log_retry(call, state),
+            before_sleep=lambda state: self._before_wait(call, state),
             reraise=True,
         )
         failure: Exception | None = None
         try:
-            response = retrying(self._attempt, call, params, data)
+            answer = retrying(self._attempt, call, params, data)
         except _RetrySignal as signal:
             failure = self._give_up(call, signal)
         if failure is not None:
             raise failure  # outside the except: no chained exception holds the request
-        return self._decode(call, response)
+        return self._decode(call, answer)
+
+    def _before_wait(self, call: _Call, state: RetryCallState) -> None:
+        self._log_retry(call, state)
+        if call.fence is not None:
+            call.fence()
 
     def _attempt(
         self, call: _Call, params: Mapping[str, str | int] | None, data: bytes | None
-    ) -> requests.Response:
+    ) -> _Answer:
         if self._limiter is not None:
             self._limiter.acquire()
+        if call.fence is not None:
+            _run_fence(call.fence)
         call.attempts += 1
         with self._count_lock:
             self.requests_made += 1
@@ -566,20 +705,74 @@ class LaporClient:
                 auth=self._auth,
                 timeout=self.timeout,
                 allow_redirects=False,
+                stream=True,
             )
         except requests.RequestException as exc:
             failure = self._transport_failure(call, exc)
+        finally:
+            _disarm_fence()
         if failure is not None:
             raise failure
+        self._note_date(response)
+        answer = self._read(call, response, deadline=self._clock() + self.attempt_deadline_s)
         log.debug(
             "LAPOR! %s %s -> %d (attempt %d)",
             call.method,
             call.path,
-            response.status_code,
+            answer.status,
             call.attempts,
         )
-        self._check_status(call, response)
-        return response
+        self._check_status(call, answer)
+        return answer
+
+    def _read(self, call: _Call, response: requests.Response, *, deadline: float) -> _Answer:
+        """The whole body, decompressed, counted as it comes: past `max_response_bytes`
+        it is a contract violation; past the attempt's deadline, a transient failure."""
+        cap = self.max_response_bytes
+        chunks: list[bytes] = []
+        total = 0
+        failure: Exception | None = None
+        try:
+            declared = response.headers.get("Content-Length", "")
+            plain = not response.headers.get("Content-Encoding")
+            if plain and declared.isdigit() and int(declared) > cap:
+                raise self._too_large(call, f"announces {int(declared):,} bytes")
+            while True:
+                if self._clock() > deadline:
+                    failure = _RetrySignal(
+                        f"the answer took longer than {self.attempt_deadline_s:g} s "
+                        "(connect and read timeouts together)",
+                        not_sent=False,
+                    )
+                    break
+                chunk = response.raw.read1(_CHUNK, decode_content=True)
+                if not chunk:
+                    break
+                total += len(chunk)
+                if total > cap:
+                    raise self._too_large(call, f"holds over {cap:,} bytes")
+                chunks.append(chunk)
+        except (urllib3_exceptions.HTTPError, OSError) as exc:
+            failure = _RetrySignal(
+                "read timeout while reading the answer"
+                if isinstance(exc, urllib3_exceptions.ReadTimeoutError | TimeoutError)
+                else f"connection dropped while reading the answer ({type(exc).__name__})",
+                not_sent=False,
+            )
+        finally:
+            response.close()
+        if failure is not None:
+            raise failure
+        return _Answer(
+            response.status_code, response.reason or "", response.headers, b"".join(chunks)
+        )
+
+    def _too_large(self, call: _Call, what: str) -> ContractViolation:
+        return self._broken(
+            call,
+            f"the answer {what}, more than the {self.max_response_bytes / (1024 * 1024):g} MiB "
+            "an answer may hold (after decompression)",
+        )
 
     def _transport_failure(self, call: _Call, exc: requests.RequestException) -> Exception:
         reason = _describe(exc, self.timeout)
@@ -592,8 +785,8 @@ class LaporClient:
             maybe_sent=call.is_post and not _never_reached_server(exc),
         )
 
-    def _check_status(self, call: _Call, response: requests.Response) -> None:
-        status = response.status_code
+    def _check_status(self, call: _Call, response: _Answer) -> None:
+        status = response.status
         action = action_for(status)
         if action is Action.CURSOR_EXPIRED and not call.listing:
             action = Action.REJECT
@@ -620,7 +813,7 @@ class LaporClient:
                     retry_after=retry_after,
                 )
             raise _RetrySignal("HTTP 429", not_sent=True, status=429, retry_after=retry_after)
-        reason = f"HTTP {status} {response.reason or ''}".rstrip()
+        reason = f"HTTP {status} {response.reason}".rstrip()
         if action is Action.RETRY:
             if too_long:
                 raise Unavailable(
@@ -643,18 +836,18 @@ class LaporClient:
             maybe_sent=call.is_post,
         )
 
-    def _rejected(self, call: _Call, response: requests.Response) -> Rejected:
+    def _rejected(self, call: _Call, response: _Answer) -> Rejected:
         message, errors = None, []
         try:
-            body = response.json()
-        except ValueError:
+            body = json.loads(response.body.decode("utf-8", "replace"))
+        except (ValueError, RecursionError):
             body = None
         if isinstance(body, dict):
             if isinstance(body.get("message"), str):
                 message = self._redact(body["message"])[:500]
             if isinstance(body.get("errors"), list):
                 errors = [self._redact(str(e))[:500] for e in body["errors"]]
-        status = response.status_code
+        status = response.status
         text = f"LAPOR! refused {call.method} {call.path} ({status})"
         text += f": {message}" if message else ""
         hint = _REJECT_HINTS.get(status)
@@ -702,14 +895,27 @@ class LaporClient:
 
     # -- answers ---------------------------------------------------------------
 
-    def _decode(self, call: _Call, response: requests.Response) -> Any:
+    def _decode(self, call: _Call, response: _Answer) -> Any:
+        """The JSON of an answer. Bytes that are not UTF-8 are kept as lone surrogates
+        (never silently replaced), so the records holding them are quarantined."""
         try:
-            return response.json()
+            text = response.body.decode("utf-8")
+        except UnicodeDecodeError:
+            log.warning(
+                "LAPOR! %s %s: the answer is not valid UTF-8; the records concerned are quarantined",
+                call.method,
+                call.path,
+            )
+            text = response.body.decode("utf-8", "surrogateescape")
+        try:
+            return json.loads(text)
+        except RecursionError:
+            raise self._broken(call, "the answer nests JSON too deeply") from None
         except ValueError:
             pass
         ctype = (response.headers.get("Content-Type") or "none")[:60]
         raise self._broken(
-            call, f"the answer (HTTP {response.status_code}, Content-Type {ctype}) is not JSON"
+            call, f"the answer (HTTP {response.status}, Content-Type {ctype}) is not JSON"
         )
 
     def _data_list(self, call: _Call, body: Any) -> list[dict[str, Any]]:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, model_validator
 
 from lapor_bridge.timeutil import parse_upstream_time
 
@@ -62,7 +62,43 @@ class _Upstream(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-class ApiTopic(_Upstream):
+def undecodable_text(value: Any, path: str = "") -> str | None:
+    """The path of the first string holding bytes that were not UTF-8 (the client
+    keeps them as lone surrogates), a lone surrogate escape or a NUL character
+    (which PostgreSQL cannot store), else None."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path or "record"
+        return (path or "record") if "\x00" in value else None
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = undecodable_text(item, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
+
+
+class _Record(_Upstream):
+    """A top-level record: text that is not UTF-8 makes it malformed (quarantined),
+    never silently replaced."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _utf8_only(cls, data: Any) -> Any:
+        where = undecodable_text(data)
+        if where is not None:
+            raise ValueError(f"{where}: text is not valid UTF-8 (or holds a NUL character)")
+        return data
+
+
+class ApiTopic(_Record):
     id: StrictInt
     parent: StrictInt
     name: str
@@ -88,7 +124,7 @@ class Attachment(_Upstream):
     mime: str | None = None
 
 
-class ApiFollowUp(_Upstream):
+class ApiFollowUp(_Record):
     id: StrictInt
     tracking_id: StrictInt
     content: str
@@ -99,10 +135,15 @@ class ApiFollowUp(_Upstream):
     author: Author = Author.INSTANSI
 
 
-class ApiReport(_Upstream):
+# Not in the contract; far beyond any real report, and a bound on what is stored.
+MAX_TITLE_CHARS = 10_000
+MAX_CONTENT_CHARS = 1_000_000
+
+
+class ApiReport(_Record):
     tracking_id: StrictInt
-    title: str
-    content: str
+    title: str = Field(max_length=MAX_TITLE_CHARS)
+    content: str = Field(max_length=MAX_CONTENT_CHARS)
     classification: Classification
     privacy: Privacy
     channel: Channel

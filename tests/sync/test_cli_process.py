@@ -107,7 +107,9 @@ def test_backfill_killed_at_random_points_converges_to_a_clean_run(make_simulato
         assert assign(a) == assign(b) and len(assign(a)) == 4000
         runs = b.scalars(select(BackfillRun)).all()
         assert len(runs) == 1 and runs[0].done  # every rerun continued the same run
-        assert b.get(SyncCheckpoint, "incremental") is None  # backfill leaves the checkpoint alone
+        assert (
+            b.get(SyncCheckpoint, (3327, "incremental")) is None
+        )  # backfill leaves the checkpoint alone
 
 
 def test_second_backfill_continues_and_a_finished_one_is_not_repeated(make_simulator, tmp_path):

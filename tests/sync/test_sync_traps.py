@@ -33,7 +33,7 @@ def test_first_sync_then_incremental_changes_equal_truth(make_simulator, make_ru
     assert (again.inserted, again.updated) == (0, 0)
     with read_session(rt.engine) as s:
         assert s.scalar(select(func.count()).select_from(TopicRow)) > 10
-        checkpoint = s.get(SyncCheckpoint, "incremental")
+        checkpoint = s.get(SyncCheckpoint, (3327, "incremental"))
     assert checkpoint.window_to is None  # the window completed
 
 
