@@ -39,9 +39,15 @@ def _console() -> Console:
 
 
 def load_for_store(rt: Runtime) -> Mapping:
-    """The mapping of `rt`, checked against the store's topic tree (if synced)."""
-    with read_session(rt.engine) as session:
-        topics = load_topic_tree(session)
+    """The mapping of `rt`, checked against the store's topic tree (if synced;
+    a read-only runtime without a store checks the files alone)."""
+    from lapor_bridge.runtime import StoreMissing
+
+    try:
+        with read_session(rt.engine) as session:
+            topics = load_topic_tree(session)
+    except StoreMissing:
+        topics = None
     return load_mapping(rt.settings.mappings_dir, topics=topics)
 
 
@@ -180,7 +186,19 @@ def show_status(rt: Runtime, *, opd: str | None, fmt: str = "table") -> dict[str
 
 
 def remap(rt: Runtime, *, dry_run: bool) -> RemapResult:
-    """Apply the mapping to every stored report; print what moves where."""
+    """Apply the mapping to every stored report; print what moves where.
+    A real remap runs as a job (lock, run record, metrics); a dry run only reads."""
+    if dry_run:
+        return _remap(rt, dry_run=True)
+    from lapor_bridge.job import start_job
+
+    with start_job(rt, "remap", precheck=lambda: load_mapping(rt.settings.mappings_dir)) as job:
+        result = _remap(rt, dry_run=False)
+        job.summary = {"changed": len(result.changes), "examined": result.examined}
+    return result
+
+
+def _remap(rt: Runtime, *, dry_run: bool) -> RemapResult:
     mapping = load_for_store(rt)
     session_of = read_session if dry_run else write_session
     now = utcnow()

@@ -59,10 +59,10 @@ def create_store_engine(url: str) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg")
     try:
         if parsed.get_backend_name() == "sqlite":
-            engine = create_engine(parsed, connect_args={"timeout": 30})
+            engine = create_engine(parsed, connect_args={"timeout": 30}, hide_parameters=True)
             _sqlite_events(engine)
         else:
-            engine = create_engine(parsed, pool_pre_ping=True)
+            engine = create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
     except Exception as exc:  # unknown driver and the like
         raise ConfigError(f"cannot use database URL {parsed.render_as_string()}: {exc}") from None
     return engine
