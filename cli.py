@@ -145,7 +145,9 @@ def cli_time(value: str | None, option: str) -> datetime | None:
 
 
 def print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    from lapor_bridge.timeutil import json_default
+
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=json_default))
 
 
 # --- pull commands -----------------------------------------------------------

@@ -39,6 +39,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -326,6 +327,7 @@ def start_job(
     settings = runtime.settings
     started = now()
     engine = create_store_engine(settings.database_url)  # no connection yet
+    clock = time.monotonic()  # started up: from here to the lock is what LockHeld costs
     pending = refusal_log(engine, settings.lock_dir)
     context = _log_context(kind, None)
     with graceful_stop(), context:
@@ -334,7 +336,11 @@ def start_job(
             lock = job_lock(engine, kind, lock_dir=settings.lock_dir)
             lock.__enter__()
         except LockHeld:
-            log.info("lock held: another %s job is running; nothing done", kind)
+            log.info(
+                "lock held: another %s job is running; nothing done",
+                kind,
+                extra={"after_s": round(time.monotonic() - clock, 3)},
+            )
             raise
         except BaseException as exc:
             _refused_outside(runtime, pending, kind, started, exc, now)

@@ -99,3 +99,21 @@ def human_time(value: datetime | None, *, zone: ZoneInfo = WIB, missing: str = "
         zone.key, local.tzname() or zone.key
     )
     return f"{local:%Y-%m-%d %H:%M:%S} {name}"
+
+
+def json_default(value: object) -> object:
+    """`json.dumps(..., default=json_default)`: times as `rfc3339`, the rest as text."""
+    if isinstance(value, datetime):
+        return rfc3339(value)
+    return str(value)
+
+
+def jsonable(value: object) -> object:
+    """`value` with every datetime inside (dicts, lists) rendered by `rfc3339`."""
+    if isinstance(value, datetime):
+        return rfc3339(value)
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value

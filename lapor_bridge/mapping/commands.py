@@ -29,7 +29,7 @@ from lapor_bridge.mapping.topics import load_topic_tree
 from lapor_bridge.runtime import Runtime
 from lapor_bridge.sla import default_policies, refresh_clocks
 from lapor_bridge.store import read_session, write_session
-from lapor_bridge.timeutil import utcnow
+from lapor_bridge.timeutil import human_time, utcnow
 
 EXAMPLES_SHOWN = 3
 
@@ -98,7 +98,8 @@ def show_explanation(rt: Runtime, tracking_id: int, *, fmt: str = "text") -> Exp
     if result.assigned_opd:
         p(
             f"assigned to {result.assigned_opd} ({result.assigned_mapped_by}) "
-            f"by {result.assigned_by or '?'} at {result.assigned_at}: {result.assigned_reason or ''}"
+            f"by {result.assigned_by or '?'} at {human_time(result.assigned_at)}: "
+            f"{result.assigned_reason or ''}"
         )
     else:
         p("not assigned")
@@ -117,7 +118,8 @@ def show_explanation(rt: Runtime, tracking_id: int, *, fmt: str = "text") -> Exp
         p("history:")
         for h in result.history:
             p(
-                f"  {h.at} {h.actor}: {h.from_opd or '-'} -> {h.to_opd} ({h.mapped_by}) {h.reason or ''}"
+                f"  {human_time(h.at)} {h.actor}: {h.from_opd or '-'} -> {h.to_opd} "
+                f"({h.mapped_by}) {h.reason or ''}"
             )
     return result
 
