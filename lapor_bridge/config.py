@@ -82,7 +82,7 @@ def read_config_file(path: Path, known: set[str]) -> dict[str, Any]:
 
 def key_line(text: str, key: str) -> int:
     """The line of `key = ...` in a TOML text (1 when not found)."""
-    pattern = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=", re.M)
+    pattern = re.compile(rf"^[ \t]*[\"']?{re.escape(key)}[\"']?[ \t]*=", re.M)
     match = pattern.search(text)
     return text.count("\n", 0, match.start()) + 1 if match else 1
 

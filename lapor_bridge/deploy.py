@@ -20,6 +20,10 @@ PLACEHOLDERS = {
     "token": '"..."',
     "instansi_id": "3327",
 }
+EXAMPLES = {  # settings whose default is "unset": an example value to uncomment
+    "lock_dir": '"/var/lib/lapor-bridge"',
+    "metrics_file": '"/var/lib/prometheus/node-exporter/lapor_bridge.prom"',
+}
 HEADER = """\
 # lapor-bridge settings. Every setting is listed with its default and meaning.
 # A commented line keeps the default; uncomment and edit to change it.
@@ -54,7 +58,8 @@ def example_toml() -> str:
                 f"# required by sync, backfill and push; no default\n#{name} = {PLACEHOLDERS[name]}\n"
             )
         elif info.default is None:
-            out.append(f"# default: unset\n#{name} = \n")
+            example = EXAMPLES.get(name, '""')
+            out.append(f"# default: unset, for example:\n#{name} = {example}\n")
         else:
             out.append(f"#{name} = {_toml_value(info.default)}\n")
     return "\n".join(out)

@@ -469,8 +469,8 @@ def _finish(job: Job, pending: Path) -> None:
 def _write_metrics(settings: Settings, engine: Engine | None, pending: Path | None) -> None:
     from lapor_bridge.metrics import write_metrics
 
-    if settings.metrics_file is None:
-        return
+    if settings.metrics_file is None or unwritable(settings.metrics_file):
+        return  # an unwritable metrics file refuses the run (check_writable_paths) and says so
     try:
         write_metrics(engine, settings.metrics_file, pending=pending_runs(pending))
     except Exception as exc:
