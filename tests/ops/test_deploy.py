@@ -28,7 +28,7 @@ def test_example_config_is_generated_from_settings_and_lists_every_one():
             line[1:]
             for line in shipped.splitlines()
             if line.startswith("#") and " = " in line and not line.startswith("# ")
-        )  # fmt: skip
+        )
     )
     assert set(uncommented) == set(Settings.model_fields)  # valid TOML once uncommented
 

@@ -28,7 +28,7 @@ def _healthy(engine) -> None:
                 finished_at=NOW - timedelta(minutes=5),
                 ok=True,
                 outcome="ok",
-            )  # fmt: skip
+            )
         )
 
 
@@ -59,7 +59,7 @@ def test_each_problem_class_has_its_own_status(store_url):
                 attempts=1,
                 last_error="LAPOR! refused (409)",
                 last_status=409,
-            )  # fmt: skip
+            )
         )
     assert codes(check_health(engine, settings, NOW)) == ["outbox"]
     with write_session(engine) as session:
@@ -71,7 +71,7 @@ def test_each_problem_class_has_its_own_status(store_url):
                 raw={},
                 first_seen_at=NOW,
                 last_seen_at=NOW,
-            )  # fmt: skip
+            )
         )
     problems = check_health(engine, settings, NOW)
     assert codes(problems) == ["outbox", "quarantine"]

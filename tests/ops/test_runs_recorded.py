@@ -43,8 +43,11 @@ def test_upstream_down_and_broken_mapping_are_in_status_and_metrics(make_simulat
         metrics.read_text(), "lapor_bridge_last_success_timestamp_seconds", '{kind="sync"}'
     )
 
-    down = dict(env, LAPOR_BRIDGE_API_URL=f"http://127.0.0.1:{closed_port()}/api/v1",
-                LAPOR_BRIDGE_MAX_ATTEMPTS="1")  # fmt: skip
+    down = dict(
+        env,
+        LAPOR_BRIDGE_API_URL=f"http://127.0.0.1:{closed_port()}/api/v1",
+        LAPOR_BRIDGE_MAX_ATTEMPTS="1",
+    )
     proc = cli("sync", env=down)
     assert proc.returncode == 4 and len(error_lines(proc)) == 1
     text = metrics.read_text()
