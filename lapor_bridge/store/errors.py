@@ -57,8 +57,8 @@ def describe_db_error(exc: BaseException, *, url: Any = None) -> str:
     statement = getattr(exc, "statement", None)
     table = _table(statement)
     on = f" on table {table}" if table else ""
-    verb = (statement or "").lstrip().split(" ", 1)[0].upper() or "query"
-    what = f"database {verb.lower() if verb != 'query' else 'query'}{on} failed"
+    verb = (statement or "").lstrip().split(" ", 1)[0].lower()
+    what = f"database {verb}{on} failed" if verb else "database operation failed"
     sqlstate = getattr(orig, "sqlstate", None)
     primary = _primary_message(orig).lower()
     where = _where(url)
