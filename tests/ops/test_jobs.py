@@ -19,12 +19,16 @@ def test_every_job_kind_is_recorded_and_cancel_takes_several_ids(make_simulator,
     assert cli("backfill", "--since", "2020-01-01", env=env).returncode == 0
     assert cli("remap", env=env).returncode == 0
     open_reports = [
-        r for r in sim.truth() if r["status"] in ("DISPOSISI", "DIPROSES") and r["instansi_id"] == 3327
+        r
+        for r in sim.truth()
+        if r["status"] in ("DISPOSISI", "DIPROSES") and r["instansi_id"] == 3327
     ]
     tracking_ids = [r["tracking_id"] for r in open_reports[:3]]
     assert len(tracking_ids) == 3
     for tid in tracking_ids:
-        proc = cli("respond", str(tid), "--status", "DIPROSES", "--text", "Sedang ditangani.", env=env)
+        proc = cli(
+            "respond", str(tid), "--status", "DIPROSES", "--text", "Sedang ditangani.", env=env
+        )
         assert proc.returncode == 0, proc.stderr
     proc = cli("outbox", "cancel", "1", "2", "--reason", "duplikat", env=env)
     assert proc.returncode == 0, proc.stderr
