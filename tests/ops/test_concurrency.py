@@ -6,11 +6,15 @@ import subprocess
 
 import pytest
 
+from lapor_bridge.simulator import Faults
 from lapor_bridge.store import open_store
 from tests.ops.helpers import bridge_env, cli, cli_args, json_lines
 from tests.sync.helpers import next_second, store_versions, truth_versions
 
 PROCESSES = 10
+# Every answer waits this long, so the one sync that gets the lock is still
+# working when the slowest of the ten starts up, even on a loaded machine.
+SLOW = Faults(slow_rate=1.0, slow_s=4.0)
 
 
 def _start_together(env: dict[str, str]) -> list[subprocess.Popen[str]]:
@@ -47,12 +51,14 @@ def test_ten_syncs_at_once_on_an_existing_store(make_simulator, store_url, tmp_p
     assert cli("sync", env=bridge_env(sim, twin_url)).returncode == 0
     sim.generate_changes(60)
     next_second()
+    sim.set_faults(slow_rate=SLOW.slow_rate, slow_s=SLOW.slow_s)
 
     before = len(sim.request_log())
     results = _finish(_start_together(env))
     _check_one_works(results)
     concurrent_requests = len(sim.request_log()) - before
 
+    sim.set_faults(slow_rate=0.0)
     before = len(sim.request_log())
     assert cli("sync", env=bridge_env(sim, twin_url)).returncode == 0
     one_run = len(sim.request_log()) - before
@@ -64,7 +70,7 @@ def test_ten_syncs_at_once_on_an_existing_store(make_simulator, store_url, tmp_p
 @pytest.mark.slow
 def test_ten_first_runs_at_once_on_a_new_store(make_simulator, store_url):
     """Issue 8: migration under the lock; one migrates, nine exit 75, no traceback."""
-    sim = make_simulator(initial_reports=200)
+    sim = make_simulator(initial_reports=200, faults=SLOW)
     results = _finish(_start_together(bridge_env(sim, store_url)))
     _check_one_works(results)
     assert store_versions(open_store(store_url)) == truth_versions(sim)
