@@ -17,7 +17,7 @@ from lapor_bridge.store.tables import (
     Assignment,
     BackfillRun,
     Quarantine,
-    Report,
+    ReportRow,
     SyncCheckpoint,
     SyncRun,
 )
@@ -76,9 +76,10 @@ def bridge_status(
             .where(SyncRun.kind == "sync", SyncRun.ok.is_(True))
             .order_by(SyncRun.started_at.desc())
         ).first()
-        reports = session.scalar(select(func.count()).select_from(Report)) or 0
+        reports = session.scalar(select(func.count()).select_from(ReportRow)) or 0
         transferred = (
-            session.scalar(select(func.count()).select_from(Report).where(Report.transferred)) or 0
+            session.scalar(select(func.count()).select_from(ReportRow).where(ReportRow.transferred))
+            or 0
         )
         unmapped = (
             session.scalar(
