@@ -76,7 +76,10 @@ def describe_db_error(exc: BaseException, *, url: Any = None) -> str:
     if "not a database" in primary or "malformed" in primary:
         return f"{what}: the SQLite file is damaged or not a database; restore it from a backup"
     if (sqlstate and sqlstate.startswith("08")) or "connection" in primary:
-        return f"{what}: the database connection failed; check that the server is up and LAPOR_BRIDGE_DATABASE_URL"
+        return (
+            f"cannot connect to {where}: check that the server is up and "
+            "LAPOR_BRIDGE_DATABASE_URL (nothing was done)"
+        )
     if sqlstate == "57014":
         return f"{what}: the statement was cancelled by the server (timeout); run again"
     if isinstance(exc, DBAPIError) and orig is not None:

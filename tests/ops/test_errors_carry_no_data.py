@@ -68,3 +68,30 @@ def test_full_disk_during_sync_is_one_line_without_report_text(make_simulator, s
 
     assert cli("sync", env=env).returncode == 0  # the store survived: the next run converges
     assert store_versions(open_store(url)) == truth_versions(sim)
+
+
+def test_a_driver_error_is_described_without_its_parameters_or_detail(engine):
+    """PostgreSQL's DETAIL line and SQLAlchemy's [parameters: ...] carry row data."""
+    from sqlalchemy.exc import IntegrityError
+
+    from lapor_bridge.job import describe_error
+    from lapor_bridge.store import write_session
+    from lapor_bridge.store.tables import TindakLanjut
+    from lapor_bridge.timeutil import utcnow
+
+    marker = f"RAHASIA-{uuid.uuid4().hex}"
+
+    def item() -> TindakLanjut:
+        return TindakLanjut(tracking_id=1, external_ref=marker, opd="DINKES", status="DIPROSES",
+                            content=marker, created_at=utcnow())  # fmt: skip
+
+    with write_session(engine) as session:
+        session.add(item())
+    with pytest.raises(IntegrityError) as caught, write_session(engine) as session:
+        session.add(item())
+    # the engine hides the statement's parameters; the driver's own DETAIL line may still
+    # carry the key's value, which is why only describe_error's line is ever shown
+    assert "parameters hidden" in str(caught.value)
+    line = describe_error(caught.value, url=engine.url)
+    assert marker not in line and "\n" not in line
+    assert ("tindak_lanjut" in line and "IntegrityError" in line) or "insert" in line
