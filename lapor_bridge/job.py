@@ -326,7 +326,9 @@ def start_job(
 
     settings = runtime.settings
     started = now()
-    engine = create_store_engine(settings.database_url)  # no connection yet
+    # the runtime's engine when it has one already (tests, the demo), else a new one:
+    # creating it makes no connection
+    engine = runtime.__dict__.get("engine") or create_store_engine(settings.database_url)
     clock = time.monotonic()  # started up: from here to the lock is what LockHeld costs
     pending = refusal_log(engine, settings.lock_dir)
     context = _log_context(kind, None)
