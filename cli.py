@@ -172,6 +172,12 @@ def sync(
         typer.echo(format_sync(summary))
     for line in summary.stuck:
         typer.echo(f"attention: {line}", err=True)
+    if summary.quarantine_open:
+        typer.echo(
+            f"attention: {summary.quarantine_open} record(s) from LAPOR! in quarantine: "
+            "see `lapor-bridge status`",
+            err=True,
+        )
     finish(summary.outcome)
 
 

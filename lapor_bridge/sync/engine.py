@@ -91,6 +91,7 @@ class SyncSummary(PullCounts):
     stuck: list[str] = field(default_factory=list)
     run_id: int | None = None
     outcome: str = "ok"  # ok | partial (lapor_bridge.job)
+    quarantine_open: int = 0  # records in quarantine not yet settled (any run's)
 
 
 def pull_window(
@@ -187,6 +188,7 @@ def run_sync(
             if push:
                 check_stop()
                 summary.push, summary.stuck = _push(runtime, client, now)
+            summary.quarantine_open = _open_quarantine(engine)
             summary.requests = client.requests_made
             summary.duration_s = round(time.monotonic() - started, 3)
             summary.run_id = job.run_id
@@ -249,6 +251,20 @@ def _push(
     with read_session(runtime.engine) as session:
         stuck = stuck_items(session, now=now())
     return result.to_dict(), stuck
+
+
+def _open_quarantine(engine: Engine) -> int:
+    from sqlalchemy import func
+
+    from lapor_bridge.store.tables import Quarantine
+
+    with read_session(engine) as session:
+        return (
+            session.scalar(
+                select(func.count()).select_from(Quarantine).where(Quarantine.resolved_at.is_(None))
+            )
+            or 0
+        )
 
 
 # --- run records (written by lapor_bridge.job) ------------------------------

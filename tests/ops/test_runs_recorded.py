@@ -137,6 +137,7 @@ def test_partial_run_exits_6_and_says_why(make_simulator, tmp_path):
     proc = cli("sync", env=bridge_env(sim, url))
     assert proc.returncode == 6, proc.stderr
     assert proc.stdout == ""
+    assert "attention: " in proc.stderr and "in quarantine" in proc.stderr  # every run
     status = json.loads(cli("status", "--json", env=bridge_env(sim, url)).stdout)
     assert status["last_sync"]["outcome"] == "partial"
     assert "quarantined" in status["last_sync"]["error"]
