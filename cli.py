@@ -1,32 +1,40 @@
 """The `lapor-bridge` command line: parses arguments, calls the package, prints.
 
-Each command calls one function of the package. Errors of the bridge become
-one line on stderr and the exit status their class carries.
+Each command calls one function of the package, imported inside the command
+(so `--help` loads neither SQLAlchemy nor pydantic). Errors of the bridge
+become one line on stderr and the exit status their class carries; any
+other error is one line too (its traceback only at -vvv).
+
+Global options (`-v`, `-q`, `--log-format`, `--log-file`) are accepted
+before or after the subcommand.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
 from lapor_bridge.errors import BridgeError
-from lapor_bridge.runtime import Runtime
 
-app = typer.Typer(no_args_is_help=True, add_completion=False)
+if TYPE_CHECKING:
+    from lapor_bridge.runtime import Runtime
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 F = TypeVar("F", bound=Callable[..., Any])
+VERBOSITY = {"verbose": 0, "quiet": False}
 
 
 def bridge_command(func: F) -> F:
-    """Turn BridgeError into `error: <message>` and its exit status."""
+    """Turn BridgeError into `error: <message>` and its exit status; any other
+    error into one line without data (the traceback at -vvv)."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -38,8 +46,27 @@ def bridge_command(func: F) -> F:
         except KeyboardInterrupt:
             typer.echo("interrupted: the next run continues where this one stopped", err=True)
             raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort, typer.BadParameter):
+            raise
+        except Exception as exc:
+            from lapor_bridge.job import describe_error
+
+            if VERBOSITY["verbose"] >= 3:
+                import traceback
+
+                traceback.print_exc()
+            typer.echo(f"error: {describe_error(exc)}", err=True)
+            raise typer.Exit(1) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from lapor_bridge import __version__
+
+        typer.echo(f"lapor-bridge {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -49,16 +76,60 @@ def _global_options(
         "--verbose",
         "-v",
         count=True,
-        help="-v: retries and warnings on stderr; -vv: every request",
+        help="-v: warnings and retries; -vv: the job's events, every request; -vvv: libraries, tracebacks",
+    ),
+    quiet: bool = typer.Option(
+        False, "--quiet", "-q", help="only the error line and attention lines on stderr"
+    ),
+    log_format: str = typer.Option(
+        "text", "--log-format", help="text or json (one object per line)"
+    ),
+    log_file: Path | None = typer.Option(
+        None, "--log-file", help="append the log here too (info level; rotate with logrotate)"
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="print the version and exit"
     ),
 ) -> None:
     """lapor-bridge: SP4N-LAPOR! <-> the regency's OPD. Pull, map, SLA, push."""
-    level = {0: logging.ERROR, 1: logging.WARNING}.get(verbose, logging.DEBUG)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from lapor_bridge.logs import setup_logging
+
+    if log_format not in ("text", "json"):
+        raise typer.BadParameter("use text or json", param_hint="--log-format")
+    if log_file is not None:
+        from lapor_bridge.job import unwritable
+
+        problem = unwritable(log_file)
+        if problem:
+            typer.echo(f"error: log file (--log-file) {log_file}: {problem}", err=True)
+            raise typer.Exit(2)
+    VERBOSITY.update(verbose=verbose, quiet=quiet)
+    setup_logging(verbose=verbose, quiet=quiet, fmt=log_format, log_file=log_file)
 
 
-def runtime() -> Runtime:
-    return Runtime()
+def runtime(*, read_only: bool = False) -> Runtime:
+    """The settings (a ConfigError is one line, exit 2) and the store, opened on first use."""
+    from lapor_bridge.logs import add_secret
+    from lapor_bridge.runtime import Runtime
+
+    rt = Runtime(read_only=read_only)
+    if rt.settings.token is not None:
+        add_secret(rt.settings.token.get_secret_value())
+    return rt
+
+
+def wants_summary(requested: bool) -> bool:
+    """Cron jobs print their summary only when asked (--summary, --json) or on a terminal."""
+    return requested or sys.stdout.isatty()
+
+
+def finish(outcome: str) -> None:
+    """Exit with the job's status: 6 for a partial run (see README, exit statuses)."""
+    from lapor_bridge.job import exit_status
+
+    code = exit_status(outcome)
+    if code:
+        raise typer.Exit(code)
 
 
 def cli_time(value: str | None, option: str) -> datetime | None:
@@ -74,7 +145,9 @@ def cli_time(value: str | None, option: str) -> datetime | None:
 
 
 def print_json(data: Any) -> None:
-    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    from lapor_bridge.timeutil import json_default
+
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=json_default))
 
 
 # --- pull commands -----------------------------------------------------------
@@ -84,32 +157,30 @@ def print_json(data: Any) -> None:
 @bridge_command
 def sync(
     as_json: bool = typer.Option(False, "--json", help="print a machine-readable summary"),
+    summary_wanted: bool = typer.Option(
+        False, "--summary", help="print the summary line (default: only on a terminal)"
+    ),
     push: bool = typer.Option(True, "--push/--no-push", help="push the outbox after the pull"),
 ) -> None:
     """Pull the changes since the last checkpoint, map them, clock them, push the outbox."""
-    from lapor_bridge.sync.engine import run_sync
+    from lapor_bridge.sync.engine import format_sync, run_sync
 
     summary = run_sync(runtime(), push=push)
     if summary.checkpoint_repair:
         typer.echo(f"warning: {summary.checkpoint_repair}", err=True)
     if as_json:
         print_json(summary.to_dict())
-    else:
-        typer.echo(format_sync(summary.to_dict()))
+    elif wants_summary(summary_wanted):
+        typer.echo(format_sync(summary))
     for line in summary.stuck:
         typer.echo(f"attention: {line}", err=True)
-
-
-def format_sync(s: dict[str, Any]) -> str:
-    line = (
-        f"sync {s['window_from']} .. {s['window_to']}: fetched {s['fetched']} "
-        f"(new {s['inserted']}, updated {s['updated']}, unchanged {s['unchanged']}, "
-        f"quarantined {s['quarantined']}) in {s['pages']} pages, {s['requests']} requests, "
-        f"{s['duration_s']} s; checkpoint {s['checkpoint']}"
-    )
-    if s.get("push"):
-        line += "\npush: " + ", ".join(f"{k} {v}" for k, v in s["push"].items())
-    return line
+    if summary.quarantine_open:
+        typer.echo(
+            f"attention: {summary.quarantine_open} record(s) from LAPOR! in quarantine: "
+            "see `lapor-bridge status`",
+            err=True,
+        )
+    finish(summary.outcome)
 
 
 @app.command()
@@ -122,11 +193,14 @@ def backfill(
     ),
     restart: bool = typer.Option(False, help="walk the range again even if a run of it finished"),
     as_json: bool = typer.Option(False, "--json"),
+    summary_wanted: bool = typer.Option(
+        False, "--summary", help="print the summary line (default: only on a terminal)"
+    ),
 ) -> None:
     """Pull a bounded range of history in windows; a second run continues where one stopped."""
     from datetime import timedelta
 
-    from lapor_bridge.sync.backfill import run_backfill
+    from lapor_bridge.sync.backfill import format_backfill, run_backfill
 
     start = cli_time(since, "--since")
     end = cli_time(until, "--until")
@@ -138,13 +212,9 @@ def backfill(
         )
     if as_json:
         print_json(summary.to_dict())
-    else:
-        typer.echo(
-            f"backfill {summary.since} .. {summary.until} ({'resumed' if summary.resumed else 'new'} run "
-            f"{summary.run_id}): fetched {summary.fetched} (new {summary.inserted}, updated "
-            f"{summary.updated}, unchanged {summary.unchanged}, quarantined {summary.quarantined}) "
-            f"in {summary.windows} windows, {summary.duration_s} s ({summary.reports_per_s}/s)"
-        )
+    elif wants_summary(summary_wanted):
+        typer.echo(format_backfill(summary))
+    finish(summary.outcome)
 
 
 @contextmanager
@@ -187,7 +257,7 @@ def export(
 
     if fmt not in ("jsonl", "csv"):
         raise typer.BadParameter("use jsonl or csv", param_hint="--format")
-    rt = runtime()
+    rt = runtime(read_only=True)
     policies = list(default_policies(rt.settings.mappings_dir).policies)
     if output is None:
         write_export(
@@ -207,41 +277,46 @@ def export(
 @bridge_command
 def status(as_json: bool = typer.Option(False, "--json")) -> None:
     """Checkpoint, last runs, quarantine and stuck outbox items (repeated until resolved)."""
-    from lapor_bridge.status import bridge_status
+    from lapor_bridge.status import show_status
 
-    data = bridge_status(runtime().engine)
-    if as_json:
-        print_json(data)
-        return
-    last = data["last_sync"]
-    typer.echo(f"checkpoint:   {data['checkpoint'] or 'none (no sync yet)'}")
-    typer.echo(
-        "last sync:    "
-        + (
-            f"{last['finished_at'] or last['started_at']} {'ok' if last['ok'] else 'FAILED: ' + str(last['error'])}"
-            if last
-            else "never"
-        )
-    )
-    if data["last_success"]:
-        typer.echo(f"last success: {data['last_success']['finished_at']}")
-    if data.get("checkpoint_repair"):
-        repair = data["checkpoint_repair"]
-        typer.echo(f"clock:        run of {repair['at']} repaired {repair['what']}")
-    typer.echo(
-        f"reports:      {data['reports']} ({data['transferred']} transferred, {data['unmapped']} unmapped)"
-    )
-    for b in data["backfills"]:
-        state = "done" if b["done"] else f"at {b['position']}"
-        typer.echo(
-            f"backfill {b['id']}:   {b['since']} .. {b['until']} {state}, {b['fetched']} fetched"
-        )
-    for q in data["quarantine_open"]:
-        typer.echo(
-            f"attention: quarantined record {q['tracking_id']} v{q['version']}: {q['reason']}"
-        )
-    for line in data["stuck_outbox"]:
-        typer.echo(f"attention: {line}")
+    show_status(runtime(read_only=True), fmt="json" if as_json else "text")
+
+
+@app.command()
+@bridge_command
+def health(as_json: bool = typer.Option(False, "--json")) -> None:
+    """For monitoring: exit 0 when all is well, else one line per problem and its class's status."""
+    from lapor_bridge.health import show_health
+
+    raise typer.Exit(show_health(runtime(read_only=True), fmt="json" if as_json else "text"))
+
+
+@app.command()
+@bridge_command
+def init(
+    directory: Path = typer.Argument(
+        Path("."), help="where to write lapor-bridge.toml and mappings/"
+    ),
+    force: bool = typer.Option(False, "--force", help="overwrite existing files"),
+) -> None:
+    """Start a deployment: write an example lapor-bridge.toml and copy the shipped mappings/."""
+    from lapor_bridge.deploy import init_directory
+
+    for line in init_directory(directory, force=force):
+        typer.echo(line)
+
+
+config_app = typer.Typer(no_args_is_help=True, help="The settings: check what is in effect.")
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("check")
+@bridge_command
+def config_check(as_json: bool = typer.Option(False, "--json")) -> None:
+    """The effective settings (secrets masked), where each came from, and what is wrong."""
+    from lapor_bridge.config import show_config
+
+    show_config(fmt="json" if as_json else "text")
 
 
 # --- mapping commands --------------------------------------------------------
@@ -258,7 +333,7 @@ def mappings_check() -> None:
     """Validate units.yaml, rules.yaml and sla.yaml: errors (exit 3), warnings, each with file:line."""
     from lapor_bridge.mapping.commands import check
 
-    check(runtime())
+    check(runtime(read_only=True))
 
 
 @mappings_app.command("explain")
@@ -270,7 +345,7 @@ def mappings_explain(
     """Which rule sends a report where, on what, and why the rules before it did not match."""
     from lapor_bridge.mapping.commands import show_explanation
 
-    show_explanation(runtime(), tracking_id, fmt="json" if as_json else "text")
+    show_explanation(runtime(read_only=True), tracking_id, fmt="json" if as_json else "text")
 
 
 @mappings_app.command("status")
@@ -282,7 +357,7 @@ def mappings_status(
     """Reports per OPD by state, unmapped reports, topics without rule, idle rules."""
     from lapor_bridge.mapping.commands import show_status
 
-    show_status(runtime(), opd=opd, fmt="json" if as_json else "table")
+    show_status(runtime(read_only=True), opd=opd, fmt="json" if as_json else "table")
 
 
 @app.command()
@@ -352,7 +427,7 @@ def sla(
         raise typer.BadParameter("choose one of --json or --csv")
     fmt = "json" if as_json else "csv" if as_csv else "table"
     show_clocks(
-        runtime(),
+        runtime(read_only=True),
         opd=opd,
         state=state,
         policy=policy,
@@ -373,7 +448,11 @@ def sla_summary(
     """Per OPD: counts by state, share met on time, median and p90 time to the stop event."""
     from lapor_bridge.sla.commands import show_summary
 
-    show_summary(runtime(), since=cli_time(since, "--since"), fmt="json" if as_json else "table")
+    show_summary(
+        runtime(read_only=True),
+        since=cli_time(since, "--since"),
+        fmt="json" if as_json else "table",
+    )
 
 
 @sla_app.command("recompute")
@@ -438,11 +517,22 @@ def respond(
 
 @app.command()
 @bridge_command
-def push(as_json: bool = typer.Option(False, "--json")) -> None:
+def push(
+    as_json: bool = typer.Option(False, "--json"),
+    summary_wanted: bool = typer.Option(
+        False, "--summary", help="print the summary line (default: only on a terminal)"
+    ),
+) -> None:
     """Send the due follow-ups of the outbox to LAPOR! (also part of `sync`)."""
+    import io
+
     from lapor_bridge.outbox import commands
 
-    commands.push(runtime(), fmt="json" if as_json else "text")
+    shown = as_json or wants_summary(summary_wanted)
+    summary = commands.push(
+        runtime(), fmt="json" if as_json else "text", out=None if shown else io.StringIO()
+    )
+    finish(summary.outcome)
 
 
 outbox_app = typer.Typer(no_args_is_help=False, help="The push outbox: list, retry, cancel.")
@@ -470,7 +560,7 @@ def outbox(
     if state is not None and state not in set(OutboxState):
         raise typer.BadParameter(f"use one of {', '.join(OutboxState)}", param_hint="--state")
     commands.show_outbox(
-        runtime(),
+        runtime(read_only=True),
         state=state,
         opd=opd,
         tracking_id=report,
@@ -497,14 +587,16 @@ def outbox_retry(
 @outbox_app.command("cancel")
 @bridge_command
 def outbox_cancel(
-    item_id: int = typer.Argument(..., help="outbox item id"),
-    reason: str = typer.Option("", "--reason", help="why, kept in the item's note"),
+    ids: list[int] = typer.Argument(..., help="outbox item id(s)"),
+    reason: str = typer.Option("", "--reason", help="why, kept in the items' notes"),
     by: str | None = typer.Option(None, "--by", help="who cancels (default: the OS user)"),
 ) -> None:
-    """Withdraw an unsent item: never sent, and later items of its report go ahead."""
+    """Withdraw unsent items: never sent, and later items of their reports go ahead."""
     from lapor_bridge.outbox import commands
 
-    commands.cancel(runtime(), item_id, reason=reason, by=_who(by))
+    rt = runtime()
+    for item_id in ids:
+        commands.cancel(rt, item_id, reason=reason, by=_who(by))
 
 
 @app.command()
@@ -521,7 +613,7 @@ def replies(
     from lapor_bridge.outbox import commands
 
     commands.show_replies(
-        runtime(),
+        runtime(read_only=True),
         opd=opd,
         since=cli_time(since, "--since"),
         limit=limit,
@@ -604,8 +696,40 @@ def demo(
     run_demo(database, reports=reports, echo=typer.echo)
 
 
+GLOBAL_FLAGS = ("-q", "--quiet", "--version")
+GLOBAL_VALUES = ("--log-format", "--log-file")
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """Move `-v`/`-q`/`--log-format`/`--log-file` found after the subcommand to
+    the front, so they work anywhere (`lapor-bridge sync -v`). Stops at `--`."""
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--":
+            rest.extend(argv[i:])
+            break
+        if (
+            arg in GLOBAL_FLAGS
+            or arg == "--verbose"
+            or (arg.startswith("-v") and set(arg[1:]) == {"v"})
+        ):
+            front.append(arg)
+        elif arg in GLOBAL_VALUES and i + 1 < len(argv):
+            front.extend(argv[i : i + 2])
+            i += 1
+        elif arg.split("=", 1)[0] in GLOBAL_VALUES:
+            front.append(arg)
+        else:
+            rest.append(arg)
+        i += 1
+    return front + rest
+
+
 def main() -> None:
-    app()
+    app(args=hoist_global_options(sys.argv[1:]), prog_name="lapor-bridge")
 
 
 if __name__ == "__main__":

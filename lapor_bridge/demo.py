@@ -74,13 +74,17 @@ def state_counts(session: Session, *, now: datetime) -> dict[str, dict[str, int]
 
 
 def run_demo(database: Path, *, reports: int = 300, echo: Callable[[str], None] = print) -> None:
+    import tempfile
+
     config = SimulatorConfig(initial_reports=reports)
-    with Simulator(config) as sim:
+    # the job locks go to a throwaway folder: nothing is left next to demo.db
+    with Simulator(config) as sim, tempfile.TemporaryDirectory(prefix="lapor-demo-") as locks:
         settings = load_settings(
             api_url=sim.url,
             token=config.token,
             instansi_id=config.instansi_id,
             database_url=f"sqlite:///{database}",
+            lock_dir=Path(locks),
         )
         runtime = Runtime(settings)
         echo(f"simulator: {sim.url} ({reports} reports of instansi {config.instansi_id})")

@@ -1,13 +1,16 @@
 """Cron observability: a Prometheus textfile for node_exporter's collector.
 
-Every figure is read from the store, so a failed run still writes a correct
-file and `last_success` moves only when a run succeeded. prometheus_client's
+Every figure is read from the store (and from the runs kept beside the lock
+that are not folded in yet), so a failed or refused run still writes a
+correct file: `last_success` moves only when a run succeeded, `last_failure`
+on every failed, refused or interrupted run. prometheus_client's
 `write_to_textfile` writes a temporary file and renames it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 from sqlalchemy import Engine, func, select
@@ -15,23 +18,35 @@ from sqlalchemy import Engine, func, select
 from lapor_bridge.store import read_session
 from lapor_bridge.store.identity import incremental_checkpoint
 from lapor_bridge.store.tables import Quarantine, ReportRow, SyncRun, TindakLanjut
+from lapor_bridge.timeutil import parse_upstream_time
 
 
-def write_metrics(engine: Engine, path: Path | None) -> None:
-    """Write the metrics file when `LAPOR_BRIDGE_METRICS_FILE` is set."""
+def write_metrics(
+    engine: Engine | None, path: Path | None, *, pending: list[dict[str, Any]] | None = None
+) -> None:
+    """Write the metrics file when `LAPOR_BRIDGE_METRICS_FILE` is set.
+
+    `engine` None: the store cannot be read (a run refused before it was
+    opened); the file then holds what `pending` (runs beside the lock) says."""
     if path is None:
         return
     registry = CollectorRegistry()
     last_success = Gauge(
         "lapor_bridge_last_success_timestamp_seconds",
-        "End of the last successful run",
+        "End of the last successful run (outcome ok or partial)",
         ["kind"],
         registry=registry,
     )
     last_failure = Gauge(
         "lapor_bridge_last_failure_timestamp_seconds",
-        "End of the last failed run",
+        "End of the last failed, refused or interrupted run",
         ["kind"],
+        registry=registry,
+    )
+    last_outcome = Gauge(
+        "lapor_bridge_last_run_timestamp_seconds",
+        "End of the last run per job and outcome (ok partial failed refused interrupted)",
+        ["kind", "outcome"],
         registry=registry,
     )
     checkpoint = Gauge(
@@ -51,35 +66,56 @@ def write_metrics(engine: Engine, path: Path | None) -> None:
         ["state"],
         registry=registry,
     )
-    with read_session(engine) as session:
-        for kind, ok, finished in session.execute(
-            select(SyncRun.kind, SyncRun.ok, func.max(SyncRun.finished_at)).group_by(
-                SyncRun.kind, SyncRun.ok
+    ends: dict[tuple[str, str], float] = {}
+
+    def seen(kind: str, outcome: str, at: float) -> None:
+        ends[(kind, outcome)] = max(ends.get((kind, outcome), 0.0), at)
+
+    if engine is not None:
+        with read_session(engine) as session:
+            for kind, outcome, ok, finished in session.execute(
+                select(SyncRun.kind, SyncRun.outcome, SyncRun.ok, func.max(SyncRun.finished_at))
+                .where(SyncRun.finished_at.is_not(None))
+                .group_by(SyncRun.kind, SyncRun.outcome, SyncRun.ok)
+            ):
+                seen(kind, outcome or ("ok" if ok else "failed"), finished.timestamp())
+            row = incremental_checkpoint(session)
+            if row is not None:
+                checkpoint.set(row.high_water.timestamp())
+            for transferred, count in session.execute(
+                select(ReportRow.transferred, func.count()).group_by(ReportRow.transferred)
+            ):
+                reports.labels(str(bool(transferred)).lower()).set(count)
+            quarantined.set(
+                session.scalar(
+                    select(func.count())
+                    .select_from(Quarantine)
+                    .where(Quarantine.resolved_at.is_(None))
+                )
+                or 0
             )
-        ):
-            if finished is None:
-                continue
-            (last_success if ok else last_failure).labels(kind).set(_epoch(finished))
-        row = incremental_checkpoint(session)
-        if row is not None:
-            checkpoint.set(row.high_water.timestamp())
-        for transferred, count in session.execute(
-            select(ReportRow.transferred, func.count()).group_by(ReportRow.transferred)
-        ):
-            reports.labels(str(bool(transferred)).lower()).set(count)
-        quarantined.set(
-            session.scalar(
-                select(func.count()).select_from(Quarantine).where(Quarantine.resolved_at.is_(None))
-            )
-            or 0
-        )
-        for state, count in session.execute(
-            select(TindakLanjut.state, func.count()).group_by(TindakLanjut.state)
-        ):
-            outbox.labels(state).set(count)
+            for state, count in session.execute(
+                select(TindakLanjut.state, func.count()).group_by(TindakLanjut.state)
+            ):
+                outbox.labels(state).set(count)
+    for record in pending or []:
+        if record.get("finished_at") and record.get("outcome"):
+            at = parse_upstream_time(record["finished_at"]).timestamp()
+            seen(record["kind"], record["outcome"], at)
+    for (kind, outcome), at in ends.items():
+        last_outcome.labels(kind, outcome).set(at)
+        good = outcome in ("ok", "partial")
+        gauge = last_success if good else last_failure
+        current = _value(gauge, kind)
+        if current is None or at > current:
+            gauge.labels(kind).set(at)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_to_textfile(str(path), registry)
 
 
-def _epoch(value) -> float:  # UTCDateTime values come back aware
-    return value.timestamp()
+def _value(gauge: Gauge, kind: str) -> float | None:
+    for metric in gauge.collect():
+        for sample in metric.samples:
+            if sample.labels.get("kind") == kind:
+                return sample.value
+    return None

@@ -90,6 +90,41 @@ def parse_cli_time(value: str, *, zone: ZoneInfo = WIB) -> datetime:
     return parsed.astimezone(UTC)
 
 
+# --- output: the one rule for times people and machines read -----------------
+# Machine output (JSON, CSV, metrics labels): RFC 3339, UTC, whole seconds, `Z`.
+# Human output of the admin CLI: the regency's zone with the zone written
+# (`2026-12-03 10:00:05 WIB`); what liaisons read uses lapor_bridge.i18n.
+
+
 def rfc3339(value: datetime) -> str:
-    """Render an aware datetime as RFC 3339 in UTC with seconds precision or more."""
-    return to_utc(value).isoformat().replace("+00:00", "Z")
+    """Machine output: RFC 3339 in UTC, whole seconds, `Z` (`2026-12-03T03:00:05Z`)."""
+    return to_utc(value).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def human_time(value: datetime | None, *, zone: ZoneInfo = WIB, missing: str = "-") -> str:
+    """Admin CLI output: `2026-12-03 10:00:05 WIB` (the zone's name written)."""
+    if value is None:
+        return missing
+    local = to_utc(value).astimezone(zone)
+    name = {"Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT"}.get(
+        zone.key, local.tzname() or zone.key
+    )
+    return f"{local:%Y-%m-%d %H:%M:%S} {name}"
+
+
+def json_default(value: object) -> object:
+    """`json.dumps(..., default=json_default)`: times as `rfc3339`, the rest as text."""
+    if isinstance(value, datetime):
+        return rfc3339(value)
+    return str(value)
+
+
+def jsonable(value: object) -> object:
+    """`value` with every datetime inside (dicts, lists) rendered by `rfc3339`."""
+    if isinstance(value, datetime):
+        return rfc3339(value)
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value

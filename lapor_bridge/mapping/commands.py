@@ -33,7 +33,7 @@ from lapor_bridge.runtime import Runtime
 from lapor_bridge.sla import default_policies, refresh_clocks
 from lapor_bridge.sla.policy import SLA_FILE, read_policies
 from lapor_bridge.store import read_session, write_session
-from lapor_bridge.timeutil import utcnow
+from lapor_bridge.timeutil import human_time, utcnow
 from lapor_bridge.yamlfiles import MappingFilesInvalid, MappingIssue, raise_if_errors
 
 EXAMPLES_SHOWN = 3
@@ -44,9 +44,15 @@ def _console() -> Console:
 
 
 def load_for_store(rt: Runtime) -> Mapping:
-    """The mapping of `rt`, checked against the store's topic tree (if synced)."""
-    with read_session(rt.engine) as session:
-        topics = load_topic_tree(session)
+    """The mapping of `rt`, checked against the store's topic tree (if synced;
+    a read-only runtime without a store checks the files alone)."""
+    from lapor_bridge.runtime import StoreMissing
+
+    try:
+        with read_session(rt.engine) as session:
+            topics = load_topic_tree(session)
+    except StoreMissing:
+        topics = None
     return load_mapping(rt.settings.mappings_dir, topics=topics)
 
 
@@ -130,7 +136,8 @@ def show_explanation(rt: Runtime, tracking_id: int, *, fmt: str = "text") -> Exp
     if result.assigned_opd:
         p(
             f"assigned to {result.assigned_opd} ({result.assigned_mapped_by}) "
-            f"by {result.assigned_by or '?'} at {result.assigned_at}: {result.assigned_reason or ''}"
+            f"by {result.assigned_by or '?'} at {human_time(result.assigned_at)}: "
+            f"{result.assigned_reason or ''}"
         )
     else:
         p("not assigned")
@@ -149,7 +156,8 @@ def show_explanation(rt: Runtime, tracking_id: int, *, fmt: str = "text") -> Exp
         p("history:")
         for h in result.history:
             p(
-                f"  {h.at} {h.actor}: {h.from_opd or '-'} -> {h.to_opd} ({h.mapped_by}) {h.reason or ''}"
+                f"  {human_time(h.at)} {h.actor}: {h.from_opd or '-'} -> {h.to_opd} "
+                f"({h.mapped_by}) {h.reason or ''}"
             )
     return result
 
@@ -218,7 +226,19 @@ def show_status(rt: Runtime, *, opd: str | None, fmt: str = "table") -> dict[str
 
 
 def remap(rt: Runtime, *, dry_run: bool) -> RemapResult:
-    """Apply the mapping to every stored report; print what moves where."""
+    """Apply the mapping to every stored report; print what moves where.
+    A real remap runs as a job (lock, run record, metrics); a dry run only reads."""
+    if dry_run:
+        return _remap(rt, dry_run=True)
+    from lapor_bridge.job import start_job
+
+    with start_job(rt, "remap", precheck=lambda: load_mapping(rt.settings.mappings_dir)) as job:
+        result = _remap(rt, dry_run=False)
+        job.summary = {"changed": len(result.changes), "examined": result.examined}
+    return result
+
+
+def _remap(rt: Runtime, *, dry_run: bool) -> RemapResult:
     mapping = load_for_store(rt)
     session_of = read_session if dry_run else write_session
     now = utcnow()

@@ -66,7 +66,9 @@ class Explanation:
     history: tuple[HistoryEntry, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        from lapor_bridge.timeutil import jsonable
+
+        return jsonable(asdict(self))  # type: ignore[return-value]
 
 
 def explain(session: Session, mapping: Mapping, tracking_id: int) -> Explanation:

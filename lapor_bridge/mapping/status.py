@@ -25,6 +25,7 @@ from lapor_bridge.mapping.apply import require_unit
 from lapor_bridge.mapping.model import DEFAULT, Mapping
 from lapor_bridge.mapping.topics import load_topic_tree, topic_names, topic_path
 from lapor_bridge.store.tables import Assignment, ReportRow
+from lapor_bridge.timeutil import rfc3339
 
 IDLE_DAYS = 90
 EXAMPLES = 10
@@ -38,7 +39,7 @@ def mapping_status(
         require_unit(mapping, opd)
     cutoff = now - timedelta(days=IDLE_DAYS)
     return {
-        "as_of": now.isoformat(),
+        "as_of": rfc3339(now),
         "opd": opd,
         "per_opd": _per_opd(session, mapping, opd),
         "co_assigned": _co_assigned(session, opd) if opd else None,

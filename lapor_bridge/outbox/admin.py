@@ -268,13 +268,10 @@ def _stuck_line(item: TindakLanjut, now: datetime, waits_for: int | None, behind
     where = f"outbox #{item.id} (report {item.tracking_id}, OPD {item.opd})"
     error = _shorten(item.last_error or "", 300)
     if item.state == OutboxState.DEAD:
-        line = f"{where} is dead after {item.attempts} attempt(s): {error}"
+        line = f"{where} is dead after {item.attempts} attempt(s): {error.rstrip('.')}"
         if behind:
             line += f"; {behind} later item(s) of this report wait behind it"
-        return (
-            f"{line}. Fix the cause and run `lapor-bridge outbox retry {item.id}`, "
-            f"or withdraw it with `lapor-bridge outbox cancel {item.id}`."
-        )
+        return f"{line}. {_dead_advice(item)}"
     age = _age(now - item.created_at)
     if waits_for is not None:
         return f"{where} is not sent after {age}: it waits behind outbox #{waits_for}."
@@ -285,6 +282,27 @@ def _stuck_line(item: TindakLanjut, now: datetime, waits_for: int | None, behind
         lease = f" (lease until {rfc3339(item.lease_until)})" if item.lease_until else ""
         return f"{where} is still being sent after {age}{lease}."
     return f"{where} is still pending after {age}: is `lapor-bridge push` (or sync) running?"
+
+
+def _dead_advice(item: TindakLanjut) -> str:
+    """What to do about a dead item; never "retry" for a refusal no retry can fix."""
+    cancel = f"`lapor-bridge outbox cancel {item.id}`"
+    if item.last_status == 409:  # closed or no longer ours: LAPOR! will never take it
+        return f"LAPOR! will not take it: withdraw it with {cancel}."
+    if item.last_status == 422:  # the follow-up itself is invalid
+        return (
+            "Record a corrected follow-up with `lapor-bridge respond` and withdraw this one "
+            f"with {cancel}."
+        )
+    if item.last_status is not None and 400 <= item.last_status < 500:
+        return (
+            f"Check it on LAPOR! with the API operator; once fixed there run "
+            f"`lapor-bridge outbox retry {item.id}`, otherwise {cancel}."
+        )
+    return (
+        f"Fix the cause and run `lapor-bridge outbox retry {item.id}`, or withdraw it with "
+        f"{cancel}."
+    )
 
 
 def _age(delta: timedelta) -> str:

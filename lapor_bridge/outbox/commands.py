@@ -118,7 +118,7 @@ def push(
             line += f"; stopped: {summary.stopped}"
         print(line, file=_out(out))
     for text in stuck:
-        print(f"stuck: {text}", file=err or sys.stderr)
+        print(f"attention: {text}", file=err or sys.stderr)
     return summary
 
 

@@ -24,6 +24,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -33,6 +34,7 @@ from sqlalchemy import Engine
 
 from lapor_bridge.config import Settings
 from lapor_bridge.errors import ConfigError, RateLimited, Rejected, Unauthorized, Unavailable
+from lapor_bridge.job import start_job, stop_requested
 from lapor_bridge.outbox.claim import (
     ClaimedItem,
     LeaseLost,
@@ -55,9 +57,9 @@ from lapor_bridge.outbox.states import (
     next_state,
 )
 from lapor_bridge.runtime import Runtime
-from lapor_bridge.store import read_session, write_session
-from lapor_bridge.store.tables import ReportRow, SyncRun
-from lapor_bridge.timeutil import utcnow
+from lapor_bridge.store import read_session
+from lapor_bridge.store.tables import ReportRow
+from lapor_bridge.timeutil import rfc3339, utcnow
 from lapor_bridge.upstream.models import Attachment, FollowUpIn, FollowUpStatus
 
 log = logging.getLogger("lapor_bridge.outbox")
@@ -90,6 +92,7 @@ class PushSummary:
     retry_at: datetime | None = None  # when LAPOR! asked us to come back (Retry-After)
     due_left: int = 0  # items still due when the run ended
     paused_s: float = 0.0  # time paused for short Retry-After answers
+    outcome: str = "ok"  # of the `push` job: ok | partial (lapor_bridge.job)
 
     @property
     def delivered(self) -> int:
@@ -98,7 +101,7 @@ class PushSummary:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["delivered"] = self.delivered
-        data["retry_at"] = self.retry_at.isoformat() if self.retry_at else None
+        data["retry_at"] = rfc3339(self.retry_at) if self.retry_at else None
         return data
 
 
@@ -170,6 +173,9 @@ def push_outbox(
     while True:
         if deadline is not None and time.monotonic() >= deadline:
             summary.stopped = "deadline reached"
+            break
+        if stop_requested():  # SIGTERM/SIGINT: the item in hand is finished, no new claim
+            summary.stopped = "stop requested (SIGTERM/SIGINT)"
             break
         claimed = claim_next(
             engine, worker=worker, now=now_fn(), lease_s=lease_s, instansi_id=instansi_id
@@ -372,36 +378,26 @@ def _error_of(outcome: Outcome) -> str:
 
 
 def run_push(runtime: Runtime, *, deadline: float | None = None) -> PushSummary:
-    """The `lapor-bridge push` command: push with the configured settings and
-    record the run in sync_run (kind "push")."""
-    engine = runtime.engine
-    with write_session(engine) as session:
-        run = SyncRun(kind="push", started_at=utcnow())
-        session.add(run)
-    summary: PushSummary | None = None
-    error: str | None = None
-    try:
-        with runtime.client() as client:
+    """The `lapor-bridge push` command: push with the configured settings, as a
+    job (lapor_bridge.job, kind "push"); items dead in this run make it partial."""
+    with ExitStack() as stack:
+
+        def prepare() -> Any:
+            return stack.enter_context(runtime.client())
+
+        with start_job(runtime, "push", precheck=prepare) as job:
             summary = push_outbox(
-                engine,
-                client,
+                runtime.engine,
+                job.prepared,
                 settings=runtime.settings,
                 deadline=deadline,
                 instansi_id=runtime.instansi_id,
             )
+            if summary.dead:
+                job.mark_partial(f"{summary.dead} outbox item(s) died (see status)")
+            job.summary = summary.to_dict()
+        summary.outcome = job.outcome
         return summary
-    except BaseException as exc:
-        error = f"{type(exc).__name__}: {getattr(exc, 'message', '')}".rstrip(": ")
-        raise
-    finally:
-        with write_session(engine) as session:
-            stored = session.get(SyncRun, run.id)
-            if stored is not None:
-                stored.finished_at = utcnow()
-                stored.ok = error is None
-                stored.summary = summary.to_dict() if summary else None
-                stored.error = error
-                session.add(stored)
 
 
 __all__ = [

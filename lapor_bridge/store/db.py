@@ -59,10 +59,10 @@ def create_store_engine(url: str) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg")
     try:
         if parsed.get_backend_name() == "sqlite":
-            engine = create_engine(parsed, connect_args={"timeout": 30})
+            engine = create_engine(parsed, connect_args={"timeout": 30}, hide_parameters=True)
             _sqlite_events(engine)
         else:
-            engine = create_engine(parsed, pool_pre_ping=True)
+            engine = create_engine(parsed, pool_pre_ping=True, hide_parameters=True)
     except Exception as exc:  # unknown driver and the like
         raise ConfigError(f"cannot use database URL {parsed.render_as_string()}: {exc}") from None
     return engine
@@ -122,19 +122,25 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
-def open_store(url: str, *, instansi_id: int | None = None, api_url: str | None = None) -> Engine:
-    """The engine for `url`, migrated to the newest schema. With `instansi_id` and
-    `api_url`, the store records that it serves them, or refuses when it serves
-    another (ConfigError)."""
-    engine = create_store_engine(url)
-    migrate(engine)
-    if instansi_id is not None and api_url:
-        from lapor_bridge.store.identity import bind_store
+def bind_identity(engine: Engine, *, instansi_id: int | None, api_url: str | None) -> None:
+    """With `instansi_id` and `api_url`, the store records that it serves them, or
+    refuses when it serves another (ConfigError); without them, nothing happens."""
+    if instansi_id is None or not api_url:
+        return
+    from lapor_bridge.store.identity import bind_store
 
-        try:
-            with write_session(engine) as session:
-                bind_store(session, instansi_id=instansi_id, api_url=api_url)
-        except BaseException:
-            engine.dispose()
-            raise
+    with write_session(engine) as session:
+        bind_store(session, instansi_id=instansi_id, api_url=api_url)
+
+
+def open_store(url: str, *, instansi_id: int | None = None, api_url: str | None = None) -> Engine:
+    """The engine for `url`, migrated to the newest schema and bound to the
+    instansi and API it serves (see `bind_identity`)."""
+    engine = create_store_engine(url)
+    try:
+        migrate(engine)
+        bind_identity(engine, instansi_id=instansi_id, api_url=api_url)
+    except BaseException:
+        engine.dispose()
+        raise
     return engine

@@ -158,17 +158,22 @@ class Quarantine(SQLModel, table=True):
 
 
 class SyncRun(SQLModel, table=True):
-    """One run of sync/backfill/push, for status and observability."""
+    """One run of a job (sync, backfill, push, remap, notify), written by
+    lapor_bridge.job whatever ended it, refusals included."""
 
     __tablename__ = "sync_run"
+    __table_args__ = (Index("ix_sync_run_kind_started", "kind", "started_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    kind: str  # sync | backfill | push
+    kind: str  # the job: sync | backfill | push | remap | notify
     started_at: datetime = _time()
     finished_at: datetime | None = _time(nullable=True)
-    ok: bool | None = None
+    ok: bool | None = None  # the work was done (outcome ok or partial); None while running
+    outcome: str | None = None  # ok | partial | failed | refused | interrupted; None while running
+    exit_status: int | None = None  # the process exit status it ended with
+    host: str | None = None
     summary: dict[str, Any] | None = _json()
-    error: str | None = Field(default=None, sa_column=Column(Text))
+    error: str | None = Field(default=None, sa_column=Column(Text))  # one line, never data
 
 
 # --- mapping ---------------------------------------------------------------

@@ -11,21 +11,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlmodel import Session
 
 from lapor_bridge.errors import ConfigError
-from lapor_bridge.lock import job_lock
+from lapor_bridge.job import check_stop, start_job
 from lapor_bridge.runtime import Runtime
 from lapor_bridge.store import read_session, write_session
 from lapor_bridge.store.tables import BackfillRun
 from lapor_bridge.sync.engine import PullContext, PullCounts, load_rules, pull_window
 from lapor_bridge.sync.ingest import PageResult, parse_topics, store_topics
 from lapor_bridge.sync.window import Window, split_windows, window_end
-from lapor_bridge.timeutil import rfc3339, utcnow
+from lapor_bridge.timeutil import human_time, parse_upstream_time, rfc3339, utcnow
 
 Progress = Callable[[int, int, int], None]  # (windows done, windows total, reports fetched)
 
@@ -39,6 +41,7 @@ class BackfillSummary(PullCounts):
     windows: int
     already_done: bool = False
     reports_per_s: float = 0.0
+    outcome: str = "ok"  # ok | partial (lapor_bridge.job)
 
 
 def run_backfill(
@@ -57,12 +60,18 @@ def run_backfill(
         raise ConfigError(f"--since {rfc3339(since)} is not before --until {rfc3339(until)}")
     size = window or timedelta(hours=settings.backfill_window_h)
     started = time.monotonic()
-    with runtime.client() as client:
-        # What can refuse the run comes before the store is touched.
-        topics, bad_topics = parse_topics(client.list_topics())
-        mapping, policies = load_rules(runtime, {t.id: t.parent for t in topics})
-        engine = runtime.engine
-        with job_lock(engine, "backfill", lock_dir=settings.lock_dir):
+    with ExitStack() as stack:
+
+        def prepare() -> tuple[Any, list, list, Any, Any]:
+            # What can refuse the run comes before the store is touched.
+            client = stack.enter_context(runtime.client())
+            topics, bad_topics = parse_topics(client.list_topics())
+            mapping, policies = load_rules(runtime, {t.id: t.parent for t in topics})
+            return client, topics, bad_topics, mapping, policies
+
+        with start_job(runtime, "backfill", precheck=prepare, now=now) as job:
+            client, topics, bad_topics, mapping, policies = job.prepared
+            engine = runtime.engine
             with write_session(engine) as session:
                 store_topics(session, topics, bad_topics, now=now())
                 open_end = window_end(now(), client.upstream_now())  # LAPOR!'s "now"
@@ -81,16 +90,26 @@ def run_backfill(
             )
             if done:
                 summary.already_done = True
-                return summary
-            ctx = PullContext(
-                engine, client, runtime.instansi_id, mapping, policies, settings.page_limit, now=now
+            else:
+                ctx = PullContext(
+                    engine,
+                    client,
+                    runtime.instansi_id,
+                    mapping,
+                    policies,
+                    settings.page_limit,
+                    now=now,
+                )
+                _walk(ctx, run_id, all_windows, position, end, progress, now, summary)
+            summary.requests = client.requests_made
+            summary.duration_s = round(time.monotonic() - started, 3)
+            summary.reports_per_s = (
+                round(summary.fetched / summary.duration_s, 1) if summary.duration_s else 0.0
             )
-            _walk(ctx, run_id, all_windows, position, end, progress, now, summary)
-        summary.requests = client.requests_made
-    summary.duration_s = round(time.monotonic() - started, 3)
-    summary.reports_per_s = (
-        round(summary.fetched / summary.duration_s, 1) if summary.duration_s else 0.0
-    )
+            if summary.quarantined:
+                job.mark_partial(f"{summary.quarantined} record(s) quarantined (see status)")
+            job.summary = summary.to_dict()
+        summary.outcome = job.outcome
     return summary
 
 
@@ -168,6 +187,7 @@ def _walk(
         done_windows += 1
         if progress is not None:
             progress(done_windows, len(windows), summary.fetched)
+        check_stop()
 
 
 def backfill_runs(runtime: Runtime, limit: int = 10) -> list[BackfillRun]:
@@ -175,3 +195,18 @@ def backfill_runs(runtime: Runtime, limit: int = 10) -> list[BackfillRun]:
         return list(
             session.scalars(select(BackfillRun).order_by(BackfillRun.id.desc()).limit(limit))
         )
+
+
+def format_backfill(summary: BackfillSummary) -> str:
+    """The one summary line of `backfill` (times in WIB)."""
+    since, until = (human_time(parse_upstream_time(t)) for t in (summary.since, summary.until))
+    state = "resumed" if summary.resumed else "new"
+    line = (
+        f"backfill {since} .. {until} ({state} run {summary.run_id}): fetched {summary.fetched} "
+        f"(new {summary.inserted}, updated {summary.updated}, unchanged {summary.unchanged}, "
+        f"quarantined {summary.quarantined}) in {summary.windows} windows, "
+        f"{summary.duration_s} s ({summary.reports_per_s}/s)"
+    )
+    if summary.already_done:
+        line += "; already done (use --restart to walk it again)"
+    return line

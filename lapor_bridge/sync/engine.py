@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,10 +22,9 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
-from lapor_bridge.errors import BridgeError, CursorExpired, UpstreamError
-from lapor_bridge.lock import job_lock
+from lapor_bridge.errors import CursorExpired, UpstreamError
+from lapor_bridge.job import check_stop, start_job
 from lapor_bridge.mapping import Mapping, assign_reports, load_mapping
-from lapor_bridge.metrics import write_metrics
 from lapor_bridge.outbox.echoes import reconcile_echoes
 from lapor_bridge.runtime import Runtime
 from lapor_bridge.sla import SlaPolicies, default_policies, refresh_clocks
@@ -47,7 +47,7 @@ from lapor_bridge.sync.window import (
     safe_restart_point,
     window_end,
 )
-from lapor_bridge.timeutil import rfc3339, utcnow
+from lapor_bridge.timeutil import human_time, parse_upstream_time, rfc3339, utcnow
 
 log = logging.getLogger("lapor_bridge.sync")
 
@@ -103,6 +103,9 @@ class SyncSummary(PullCounts):
     topics: int = 0
     push: dict[str, Any] | None = None
     stuck: list[str] = field(default_factory=list)
+    run_id: int | None = None
+    outcome: str = "ok"  # ok | partial (lapor_bridge.job)
+    quarantine_open: int = 0  # records in quarantine not yet settled (any run's)
 
 
 def record_page(
@@ -183,6 +186,7 @@ def pull_window(
             ctx.on_page(result)
         if done:
             return
+        check_stop()  # SIGTERM/SIGINT: the page is committed, stop here
         guard.check(page.next_cursor, position)
         cursor = page.next_cursor
 
@@ -199,38 +203,45 @@ def run_sync(
 ) -> SyncSummary:
     """`lapor-bridge sync`: one incremental pull, then the push of the outbox.
 
-    Everything that can refuse the run (settings, token, an unreachable
-    server, an invalid mapping) fails before the store is opened, so such a
-    run changes nothing at all.
+    Runs as a job (lapor_bridge.job): the lock comes before any request;
+    the topic tree is read and the mapping checked before the store is
+    opened, so a run refused by them (or by an unreachable server) creates
+    nothing and is kept beside the lock. Records quarantined or outbox
+    items dead in this run make its outcome `partial`.
     """
-    settings = runtime.settings
-    instansi_id = runtime.instansi_id
     started = time.monotonic()
-    with runtime.client() as client:
-        topics, bad_topics = parse_topics(client.list_topics())
-        mapping, policies = load_rules(runtime, {t.id: t.parent for t in topics})
-        engine = runtime.engine
-        with job_lock(engine, "sync", lock_dir=settings.lock_dir):
-            run_id = _start_run(engine, "sync", now())
-            try:
-                with write_session(engine) as session:
-                    store_topics(session, topics, bad_topics, now=now())
-                ctx = PullContext(
-                    engine, client, instansi_id, mapping, policies, settings.page_limit, now=now
-                )
-                summary = _pull(runtime, ctx)
-                summary.topics = len(topics)
-                if push:
-                    summary.push, summary.stuck = _push(runtime, client, now)
-            except BaseException as exc:
-                _finish_run(engine, run_id, now(), ok=False, error=_describe(exc))
-                write_metrics(engine, settings.metrics_file)
-                raise
+    with ExitStack() as stack:
+
+        def prepare() -> tuple[Any, list, list, Mapping, SlaPolicies]:
+            client = stack.enter_context(runtime.client())
+            topics, bad_topics = parse_topics(client.list_topics())
+            mapping, policies = load_rules(runtime, {t.id: t.parent for t in topics})
+            return client, topics, bad_topics, mapping, policies
+
+        with start_job(runtime, "sync", precheck=prepare, now=now) as job:
+            client, topics, bad_topics, mapping, policies = job.prepared
+            settings, engine = runtime.settings, runtime.engine
+            with write_session(engine) as session:
+                store_topics(session, topics, bad_topics, now=now())
+            ctx = PullContext(
+                engine, client, runtime.instansi_id, mapping, policies, settings.page_limit, now=now
+            )
+            summary = _pull(runtime, ctx)
+            summary.topics = len(topics)
+            if push:
+                check_stop()
+                summary.push, summary.stuck = _push(runtime, client, now)
+            summary.quarantine_open = _open_quarantine(engine)
             summary.requests = client.requests_made
             summary.duration_s = round(time.monotonic() - started, 3)
-            _finish_run(engine, run_id, now(), ok=True, summary=summary.to_dict())
-            write_metrics(engine, settings.metrics_file)
-            return summary
+            summary.run_id = job.run_id
+            if summary.quarantined:
+                job.mark_partial(f"{summary.quarantined} record(s) quarantined (see status)")
+            if summary.push and summary.push.get("dead"):
+                job.mark_partial(f"{summary.push['dead']} outbox item(s) died (see status)")
+            job.summary = summary.to_dict()
+        summary.outcome = job.outcome
+        return summary
 
 
 def _pull(runtime: Runtime, ctx: PullContext) -> SyncSummary:
@@ -320,37 +331,21 @@ def _push(
     return result.to_dict(), stuck
 
 
-# --- run records -------------------------------------------------------------
+def _open_quarantine(engine: Engine) -> int:
+    from sqlalchemy import func
+
+    from lapor_bridge.store.tables import Quarantine
+
+    with read_session(engine) as session:
+        return (
+            session.scalar(
+                select(func.count()).select_from(Quarantine).where(Quarantine.resolved_at.is_(None))
+            )
+            or 0
+        )
 
 
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, BridgeError):
-        return f"{type(exc).__name__}: {exc.message}"
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _start_run(engine: Engine, kind: str, at: datetime) -> int:
-    with write_session(engine) as session:
-        run = SyncRun(kind=kind, started_at=at)
-        session.add(run)
-        session.flush()
-        assert run.id is not None
-        return run.id
-
-
-def _finish_run(
-    engine: Engine,
-    run_id: int,
-    at: datetime,
-    *,
-    ok: bool,
-    summary: dict[str, Any] | None = None,
-    error: str | None = None,
-) -> None:
-    with write_session(engine) as session:
-        run = session.get(SyncRun, run_id)
-        if run is not None:
-            run.finished_at, run.ok, run.summary, run.error = at, ok, summary, error
+# --- run records (written by lapor_bridge.job) ------------------------------
 
 
 def last_runs(engine: Engine, kind: str, limit: int = 5) -> list[SyncRun]:
@@ -360,3 +355,27 @@ def last_runs(engine: Engine, kind: str, limit: int = 5) -> list[SyncRun]:
                 select(SyncRun).where(SyncRun.kind == kind).order_by(SyncRun.id.desc()).limit(limit)
             )
         )
+
+
+# --- text output -------------------------------------------------------------
+
+
+def format_sync(s: SyncSummary) -> str:
+    """The one summary line of `sync` (times in WIB)."""
+    start, end = (human_time(parse_upstream_time(t)) for t in (s.window_from, s.window_to))
+    line = (
+        f"sync {start} .. {end}: fetched {s.fetched} (new {s.inserted}, updated {s.updated}, "
+        f"unchanged {s.unchanged}, quarantined {s.quarantined}) in {s.pages} pages, "
+        f"{s.requests} requests, {s.duration_s} s"
+    )
+    if s.push:
+        p = s.push
+        line += (
+            f"; push: {p.get('delivered', 0)} delivered, {p.get('failed', 0)} to retry, "
+            f"{p.get('dead', 0)} dead, {p.get('due_left', 0)} still due"
+        )
+        if p.get("stopped"):
+            line += f" (stopped: {p['stopped']})"
+    if s.outcome != "ok":
+        line += f" [{s.outcome}]"
+    return line

@@ -71,11 +71,13 @@ def test_respond_push_and_the_outbox_views(bridge, tmp_path):
 
     sim.update_report(c, status="DITUTUP")  # closed upstream meanwhile
     result = run("push", "--json")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 6, result.output  # partial: an item died (README: exit statuses)
     summary = json.loads(result.stdout)
     assert (summary["sent"], summary["dead"], summary["due_left"]) == (2, 1, 0)
     assert len(summary["stuck"]) == 1 and "outbox #3" in summary["stuck"][0]
-    assert "stuck: outbox #3" in result.stderr  # repeated on every run until resolved
+    assert "attention: outbox #3" in result.stderr  # repeated on every run until resolved
+    assert "outbox retry 3" not in result.stderr  # a 409 says "do not retry": only cancel
+    assert "outbox cancel 3" in result.stderr
     assert [f["unit"] for f in ours_upstream(sim)] == ["Dinas Kesehatan"] * 2  # units.yaml
 
     table = run("outbox", "--state", "dead").stdout

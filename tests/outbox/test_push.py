@@ -150,7 +150,8 @@ def test_a_closed_report_dead_letters_with_the_reason_and_holds_back_its_later_i
     assert len(lines) == 1
     assert f"outbox #{first.id}" in lines[0] and "dead" in lines[0]
     assert "1 later item(s) of this report wait behind it" in lines[0]
-    assert f"outbox retry {first.id}" in lines[0]
+    # 409 says "do not retry": the advice is to withdraw it, never to retry it
+    assert f"outbox cancel {first.id}" in lines[0] and "outbox retry" not in lines[0]
 
 
 def test_a_report_transferred_since_the_answer_was_written_is_never_pushed(

@@ -13,19 +13,24 @@ from pathlib import Path
 
 import pytest
 from alembic import command
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
 from lapor_bridge.errors import ConfigError
 from lapor_bridge.outbox import push_outbox
 from lapor_bridge.outbox.respond import new_external_ref
 from lapor_bridge.store import open_store, read_session, write_session
-from lapor_bridge.store.db import _alembic_config, create_store_engine
+from lapor_bridge.store.db import MIGRATIONS_DIR, _alembic_config, create_store_engine
 from lapor_bridge.store.tables import StoreMeta, SyncCheckpoint, TindakLanjut
 from lapor_bridge.sync.engine import run_sync
 from tests.outbox.helpers import items, make_client, seed_from_simulator
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
+
+HEAD = ScriptDirectory(
+    str(MIGRATIONS_DIR)
+).get_current_head()  # the newest revision this code knows
 
 
 def digest(path: Path) -> str:
@@ -60,7 +65,8 @@ def test_a_store_newer_than_the_code_is_refused_untouched(store_url):
     engine.dispose()
     before = tables(store_url)
     refused(
-        store_url, r"written by a newer lapor-bridge \(schema 9999; this one knows up to 0002\)"
+        store_url,
+        r"written by a newer lapor-bridge \(schema 9999; this one knows up to " + HEAD + r"\)",
     )
     assert tables(store_url) == before
 
@@ -153,9 +159,9 @@ def test_db_current_and_upgrade(tmp_path, make_simulator, make_runtime):
     engine = create_store_engine(url)
     command.upgrade(_alembic_config(engine), "0001")  # a store of the previous bridge
     engine.dispose()
-    assert "schema 0001 (this bridge upgrades it to 0002)" in db("current")
-    assert "upgraded from schema 0001 to 0002" in db("upgrade")
-    assert "already at schema 0002" in db("upgrade")
+    assert f"schema 0001 (this bridge upgrades it to {HEAD})" in db("current")
+    assert f"upgraded from schema 0001 to {HEAD}" in db("upgrade")
+    assert f"already at schema {HEAD}" in db("upgrade")
     assert "serves no instansi yet" in db("current")
     sim = make_simulator(initial_reports=3)
     run_sync(make_runtime(sim, url), push=False)

@@ -166,7 +166,11 @@ def test_wrong_token_is_one_line_never_shows_the_token_and_changes_nothing(
     assert SECRET not in proc.stderr + proc.stdout
     assert store_versions(open_store(url)) == before
     status = cli("status", "--json", env=bridge_env(sim, url))
-    assert json.loads(status.stdout)["last_sync"]["ok"] is True  # the refused run left no trace
+    shown = json.loads(status.stdout)
+    assert shown["last_sync"]["outcome"] == "failed"  # the refused run is recorded
+    assert shown["last_sync"]["exit_status"] == 5 and "token" in shown["last_sync"]["error"]
+    assert shown["last_success"]["ok"] is True
+    assert SECRET not in status.stdout
 
 
 def test_unreachable_server_is_one_line_non_zero_and_creates_nothing(tmp_path):

@@ -43,7 +43,8 @@ def test_metrics_file_tracks_success_and_failure(
         gauge(text, "lapor_bridge_last_failure_timestamp_seconds", '{kind="sync"}') >= first_success
     )
     status = bridge_status(rt.engine)
-    assert status["last_sync"]["ok"] is False and "Unavailable" in status["last_sync"]["error"]
+    assert status["last_sync"]["ok"] is False and "did not answer" in status["last_sync"]["error"]
+    assert status["last_sync"]["outcome"] == "failed" and status["last_sync"]["exit_status"] == 4
     assert status["last_success"]["ok"] is True
 
 
@@ -61,7 +62,7 @@ class FailingListing(Runtime):
         return real
 
 
-def test_a_refused_run_leaves_the_metrics_file_alone(
+def test_a_refused_run_moves_only_the_failure_timestamp(
     make_simulator, make_runtime, sqlite_url, tmp_path
 ):
     sim = make_simulator(initial_reports=30)
@@ -78,7 +79,7 @@ def test_a_refused_run_leaves_the_metrics_file_alone(
     bad = make_runtime(sim, sqlite_url, metrics_file=path, mappings_dir=broken)
     with pytest.raises(MappingInvalid):
         run_sync(bad, push=False)
-    assert (
-        gauge(path.read_text(), "lapor_bridge_last_success_timestamp_seconds", '{kind="sync"}')
-        == before
-    )
+    text = path.read_text()
+    assert gauge(text, "lapor_bridge_last_success_timestamp_seconds", '{kind="sync"}') == before
+    assert gauge(text, "lapor_bridge_last_failure_timestamp_seconds", '{kind="sync"}') >= before
+    assert gauge(text, "lapor_bridge_last_run_timestamp_seconds", '{kind="sync",outcome="refused"}')

@@ -50,8 +50,12 @@ def test_equal_timestamps_across_page_boundaries(make_simulator, make_runtime, s
 
 def test_visibility_lag_needs_the_lookback(make_simulator, make_runtime, tmp_path):
     sim = make_simulator(initial_reports=50, faults=Faults(visibility_lag_s=3))
-    naive = make_runtime(sim, f"sqlite:///{tmp_path / 'naive.db'}", lookback_s=0)
-    careful = make_runtime(sim, f"sqlite:///{tmp_path / 'careful.db'}", lookback_s=10)
+    # Settings refuse a look-back under the contract's 120 s lag; these bridges are
+    # built past that check (model_copy) to show what the look-back is for.
+    naive = make_runtime(sim, f"sqlite:///{tmp_path / 'naive.db'}")
+    naive.settings = naive.settings.model_copy(update={"lookback_s": 0})
+    careful = make_runtime(sim, f"sqlite:///{tmp_path / 'careful.db'}")
+    careful.settings = careful.settings.model_copy(update={"lookback_s": 10})
     time.sleep(3.1)  # the seeded reports are long visible; let the seed second pass too
     for rt in (naive, careful):
         run_sync(rt, push=False)
