@@ -86,6 +86,9 @@ def bridge_status(engine: Engine, *, now: datetime | None = None) -> dict[str, A
             for b in session.scalars(select(BackfillRun).order_by(BackfillRun.id.desc()).limit(5))
         ]
         stuck = stuck_items(session, now=now)
+        from lapor_bridge.notify.commands import dead_messages
+
+        dead_notifications = dead_messages(session)
     return {
         "checkpoint": rfc3339(checkpoint.high_water) if checkpoint else None,
         "last_sync": _run(last),
@@ -96,4 +99,5 @@ def bridge_status(engine: Engine, *, now: datetime | None = None) -> dict[str, A
         "quarantine_open": quarantine,
         "backfills": backfills,
         "stuck_outbox": stuck,
+        "dead_notifications": dead_notifications,
     }

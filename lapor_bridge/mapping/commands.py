@@ -26,6 +26,7 @@ from lapor_bridge.mapping.loader import MappingFilesInvalid, load_mapping
 from lapor_bridge.mapping.model import Mapping
 from lapor_bridge.mapping.status import mapping_status
 from lapor_bridge.mapping.topics import load_topic_tree
+from lapor_bridge.notify import record_events
 from lapor_bridge.runtime import Runtime
 from lapor_bridge.sla import default_policies, refresh_clocks
 from lapor_bridge.store import read_session, write_session
@@ -57,9 +58,15 @@ def check(rt: Runtime) -> Mapping:
         for issue in exc.warnings:
             out.print(f"warning: {issue}", markup=False)
         raise
+    from lapor_bridge.notify.escalation import load_escalation
+
+    policies = tuple(default_policies(rt.settings.mappings_dir).policies)
+    escalation = load_escalation(
+        rt.settings.mappings_dir, mapping, policies
+    )  # raises like the mapping
     for note in mapping.notes:
         out.print(f"note: {note}", markup=False)
-    for issue in mapping.warnings:
+    for issue in (*mapping.warnings, *escalation.warnings):
         out.print(f"warning: {issue}", markup=False)
     out.print(
         f"mapping OK: {len(mapping.units)} units, {len(mapping.rules)} rules, "
@@ -188,6 +195,12 @@ def remap(rt: Runtime, *, dry_run: bool) -> RemapResult:
         result = assign_reports(session, mapping, None, actor="remap", now=now, dry_run=dry_run)
         if not dry_run:  # a move can change the complex flag, hence due times
             _refresh_clocks(rt, session, [c.tracking_id for c in result.changes], now)
+            record_events(
+                session,
+                now=now,
+                mapping=mapping,
+                tracking_ids=[c.tracking_id for c in result.changes],
+            )
         _print_moves(result)
     return result
 
@@ -251,6 +264,7 @@ def assign(
             now=now,
         )
         _refresh_clocks(rt, session, [tracking_id], now)
+        record_events(session, now=now, mapping=mapping, tracking_ids=[tracking_id])
     _console().print(
         f"report {tracking_id}: {change.from_opd or '(unassigned)'} -> {change.to_opd} (manual; "
         "the rules will not move it until `lapor-bridge unassign`)",
@@ -267,6 +281,7 @@ def unassign(rt: Runtime, tracking_id: int, *, reason: str, by: str | None) -> A
             session, mapping, tracking_id, reason=reason, actor=by or default_actor(), now=now
         )
         _refresh_clocks(rt, session, [tracking_id], now)
+        record_events(session, now=now, mapping=mapping, tracking_ids=[tracking_id])
     _console().print(
         f"report {tracking_id}: {change.from_opd} -> {change.to_opd} ({change.mapped_by}): {change.reason}",
         markup=False,

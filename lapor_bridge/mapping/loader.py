@@ -70,6 +70,7 @@ def load_mapping(mappings_dir: Path, *, topics: dict[int, int] | None = None) ->
     units_file = str(directory / UNITS_FILE)
     if units is not None:
         checks.check_units(units, default, default_line, units_file, sink.add)
+        checks.check_notify_urls(units, sink.add)
         checks.check_rule_references(rules, units, sink.add)
     checks.check_rules(rules, topics, sink.add)
 
@@ -207,6 +208,10 @@ def _load_units(path: Path, sink: _Issues) -> tuple[list[Unit] | None, str | Non
                 liaison=tuple(Contact(c.name, c.phone, c.email, c.role) for c in spec.liaison),
                 file=file,
                 line=_line_at(document, loc),
+                notify=_written(spec.notify, "notify", _all_lines(item), _line_at(document, loc)),
+                notify_head=_written(
+                    spec.notify_head, "notify_head", _all_lines(item), _line_at(document, loc)
+                ),
             )
         )
     return units, default, default_line

@@ -22,6 +22,9 @@ from lapor_bridge.errors import BridgeError, CursorExpired, UpstreamError
 from lapor_bridge.lock import job_lock
 from lapor_bridge.mapping import Mapping, assign_reports, load_mapping
 from lapor_bridge.metrics import write_metrics
+from lapor_bridge.notify import record_events
+from lapor_bridge.notify.escalation import load_escalation
+from lapor_bridge.notify.service import notify_after_sync
 from lapor_bridge.runtime import Runtime
 from lapor_bridge.sla import SlaPolicies, default_policies, refresh_clocks
 from lapor_bridge.store import read_session, write_session
@@ -56,6 +59,7 @@ class PullContext:
     page_limit: int
     now: Callable[[], datetime] = utcnow
     on_page: Callable[[PageResult], None] | None = None
+    notify_quiet: bool = False  # backfill, first sync: no per-report messages
 
 
 @dataclass(kw_only=True)
@@ -89,6 +93,7 @@ class SyncSummary(PullCounts):
     topics: int = 0
     push: dict[str, Any] | None = None
     stuck: list[str] = field(default_factory=list)
+    notify: dict[str, Any] | None = None
 
 
 def pull_window(
@@ -133,6 +138,13 @@ def pull_window(
             if result.tracking_ids:
                 assign_reports(session, ctx.mapping, result.tracking_ids, actor="sync", now=now)
                 refresh_clocks(session, result.tracking_ids, now=now, policies=ctx.policies)
+                record_events(
+                    session,
+                    now=now,
+                    mapping=ctx.mapping,
+                    tracking_ids=result.tracking_ids,
+                    quiet=ctx.notify_quiet,
+                )
             position = window.end if done else position_after_page(position, result.last_updated_at)
             save(session, position, done, result)
         counts.add_page(result)
@@ -148,7 +160,11 @@ def load_rules(runtime: Runtime, topics: dict[int, int] | None) -> tuple[Mapping
     """The mapping (validated against the topic tree) and the SLA policies.
     Either being invalid stops the run before anything is written."""
     mappings_dir = runtime.settings.mappings_dir
-    return load_mapping(mappings_dir, topics=topics), default_policies(mappings_dir)
+    mapping, policies = load_mapping(mappings_dir, topics=topics), default_policies(mappings_dir)
+    load_escalation(
+        mappings_dir, mapping, tuple(policies.policies)
+    )  # refuses a bad escalation.yaml
+    return mapping, policies
 
 
 def run_sync(
@@ -179,6 +195,7 @@ def run_sync(
                 summary.topics = len(topics)
                 if push:
                     summary.push, summary.stuck = _push(runtime, client, now)
+                summary.notify = notify_after_sync(engine, mapping, settings, now)
             except BaseException as exc:
                 _finish_run(engine, run_id, now(), ok=False, error=_describe(exc))
                 write_metrics(engine, settings.metrics_file)
@@ -197,6 +214,7 @@ def _pull(runtime: Runtime, ctx: PullContext) -> SyncSummary:
     with read_session(engine) as session:
         checkpoint = session.get(SyncCheckpoint, INCREMENTAL)
         high_water = checkpoint.high_water if checkpoint else None
+    ctx.notify_quiet = checkpoint is None  # the first sync of a new store
     window = incremental_window(
         high_water,
         run_start=now(),
