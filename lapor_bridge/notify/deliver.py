@@ -52,6 +52,9 @@ from lapor_bridge.store.tables import NotifyBatch, NotifyMessage
 from lapor_bridge.timeutil import utcnow
 
 log = logging.getLogger("lapor_bridge.notify")
+# apprise logs whole payloads at DEBUG: report text must never reach our logs.
+# Its lines are read (LogCapture) to classify failures, and we log our own.
+logging.getLogger("apprise").propagate = False
 
 PENDING, SENDING, SENT, FAILED, DEAD, CANCELLED = (
     "pending",
