@@ -194,12 +194,23 @@ def _held(claimed: _Claimed, worker: str) -> Any:
 
 
 def _fence(engine: Engine, claimed: _Claimed, worker: str, now: datetime, lease_s: float) -> bool:
-    """Right before the hand-over: still ours and not expired? Renew, record the attempt."""
+    """Right before the hand-over: still ours and not expired? Renew, record the attempt,
+    and when an earlier attempt may have arrived, record that this one is a repeat."""
+    values: dict[str, Any] = {
+        "lease_until": now + timedelta(seconds=lease_s),
+        "last_attempt_at": now,
+    }
+    if claimed.uncertain:
+        why = "its lease ran out" if claimed.expired else "the last attempt was uncertain"
+        values["repeats"] = NotifyMessage.repeats + 1
+        values["note"] = _note(
+            now, f"sending again after an uncertain outcome ({why}): may arrive twice"
+        )
     with write_session(engine) as session:
         result = session.execute(
             update(NotifyMessage)
             .where(_held(claimed, worker), col(NotifyMessage.lease_until) > now)
-            .values(lease_until=now + timedelta(seconds=lease_s), last_attempt_at=now)
+            .values(**values)
         )
         return result.rowcount == 1  # type: ignore[attr-defined]
 
@@ -324,16 +335,9 @@ def _deliver_one(
             "last_error": None,
             "next_attempt_at": None,
         }
-        repeat = claimed.uncertain
-        if repeat:
-            why = "its lease ran out" if claimed.expired else "the last attempt was uncertain"
-            values["repeats"] = NotifyMessage.repeats + 1
-            values["note"] = _note(
-                now, f"sent again after an uncertain outcome ({why}): may have arrived twice"
-            )
         if _finish(engine, claimed, worker, **values):
             summary.sent += 1
-            summary.repeated += 1 if repeat else 0
+            summary.repeated += 1 if claimed.uncertain else 0
         else:
             summary.lost_lease += 1
         return
