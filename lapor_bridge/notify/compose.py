@@ -343,6 +343,8 @@ def _compose_one(
             if key and session.scalar(select(NotifyBatch.id).where(NotifyBatch.key == key)) is None:
                 batch.key = key
         channels = channels_of(recipient, mapping, escalation, settings)
+        if not loud and recipient not in mapping.units:
+            channels = []  # history is summarised to units only, not to heads or escalation
         for channel in channels:
             session.add(
                 NotifyMessage(

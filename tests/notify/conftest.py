@@ -17,6 +17,7 @@ def write_mappings(
     notify: dict[str, list[str]],
     heads: dict[str, list[str]] | None = None,
     recipients: dict[str, list[str]] | None = None,
+    digest_at: str | None = None,
 ) -> Path:
     """The shipped mappings in `target`, with these units' `notify:` (and heads')."""
     shutil.copytree(REPO / "mappings", target, dirs_exist_ok=True)
@@ -30,11 +31,13 @@ def write_mappings(
             unit["notify_head"] = heads[unit["code"]]
     with units_file.open("w", encoding="utf-8") as handle:
         yaml.dump(doc, handle)
-    if recipients:
+    if recipients or digest_at:
         esc_file = target / "escalation.yaml"
         esc = yaml.load(esc_file.read_text(encoding="utf-8"))
-        for name, urls in recipients.items():
+        for name, urls in (recipients or {}).items():
             esc["recipients"][name]["notify"] = urls
+        if digest_at:
+            esc["digest_at"] = digest_at
         with esc_file.open("w", encoding="utf-8") as handle:
             yaml.dump(esc, handle)
     return target
