@@ -133,7 +133,7 @@ def test_quiet_events_make_one_summary_and_stand_for_the_digest(engine, tmp_path
 
 def test_admin_alerts_for_dead_outbox_quarantine_and_stale_sync(engine, tmp_path):
     with JsonReceiver() as rx:
-        mapping, escalation, settings = _setup(tmp_path, rx, admin_notify=rx.url("/admin"))
+        mapping, _, settings = _setup(tmp_path, rx, admin_notify=rx.url("/admin"))
         with write_session(engine) as session:
             add_report(session, 401, opd="DINKES", at=NOW)
             session.add(
