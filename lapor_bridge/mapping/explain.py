@@ -18,7 +18,7 @@ from lapor_bridge.mapping.apply import MappingRequestError
 from lapor_bridge.mapping.match import check_rule, report_facts, route, why
 from lapor_bridge.mapping.model import MANUAL, Mapping
 from lapor_bridge.mapping.topics import load_topic_tree, topic_names
-from lapor_bridge.store.tables import Assignment, AssignmentHistory, Report
+from lapor_bridge.store.tables import Assignment, AssignmentHistory, ReportRow
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class Explanation:
 
 
 def explain(session: Session, mapping: Mapping, tracking_id: int) -> Explanation:
-    report = session.get(Report, tracking_id)
+    report = session.get(ReportRow, tracking_id)
     if report is None:
         raise MappingRequestError(
             f"no report {tracking_id} in the store; check the tracking id or run `lapor-bridge sync` first"
@@ -143,7 +143,7 @@ def _topic(topic_id: int | None, path: tuple[int, ...], names: dict[int, str]) -
 
 
 def _notes(
-    report: Report, assignment: Assignment | None, opd: str, mapped_by: str
+    report: ReportRow, assignment: Assignment | None, opd: str, mapped_by: str
 ) -> tuple[str, ...]:
     notes: list[str] = []
     if report.transferred:

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from lapor_bridge.runtime import Runtime
-from lapor_bridge.sla.clock import State
+from lapor_bridge.sla.clock import ClockState
 from lapor_bridge.sla.policy import SlaPolicies, default_policies
 from lapor_bridge.sla.refresh import refresh_clocks
 from lapor_bridge.sla.views import ClockRow, PolicySummary, list_clocks, summarize
@@ -124,12 +124,12 @@ def time_left(row: ClockRow) -> str:
 
 
 _STYLE = {
-    State.BREACHED: "bold red",
-    State.AT_RISK: "yellow",
-    State.ON_TRACK: "green",
-    State.MET_LATE: "magenta",
-    State.MET: "cyan",
-    State.STOPPED: "dim",
+    ClockState.BREACHED: "bold red",
+    ClockState.AT_RISK: "yellow",
+    ClockState.ON_TRACK: "green",
+    ClockState.MET_LATE: "magenta",
+    ClockState.MET: "cyan",
+    ClockState.STOPPED: "dim",
 }
 
 
@@ -143,7 +143,7 @@ def clocks_table(rows: Sequence[ClockRow], policies: SlaPolicies) -> Table:
             str(r.tracking_id),
             r.opd + (" (complex)" if r.complex else ""),
             r.policy,
-            f"[{_STYLE[State(r.state)]}]{r.state}[/]",
+            f"[{_STYLE[ClockState(r.state)]}]{r.state}[/]",
             r.due_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
             time_left(r),
             ""
@@ -167,12 +167,12 @@ def _hours(seconds: float | None) -> str:
 
 
 _SHORT = {
-    State.ON_TRACK: "on track",
-    State.AT_RISK: "at risk",
-    State.BREACHED: "breached",
-    State.MET: "met",
-    State.MET_LATE: "late",
-    State.STOPPED: "stopped",
+    ClockState.ON_TRACK: "on track",
+    ClockState.AT_RISK: "at risk",
+    ClockState.BREACHED: "breached",
+    ClockState.MET: "met",
+    ClockState.MET_LATE: "late",
+    ClockState.STOPPED: "stopped",
 }
 
 

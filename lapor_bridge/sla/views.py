@@ -19,19 +19,19 @@ from sqlalchemy.orm.util import AliasedClass
 from sqlmodel import Session
 
 from lapor_bridge.errors import ConfigError
-from lapor_bridge.sla.clock import OPEN_STATES, State, StopReason
+from lapor_bridge.sla.clock import OPEN_STATES, ClockState, StopReason
 from lapor_bridge.sla.policy import SlaPolicies
 from lapor_bridge.store.tables import Assignment, SlaClock
 from lapor_bridge.store.types import UTCDateTime
 
 UNASSIGNED = "(unassigned)"
 _URGENCY = {
-    State.BREACHED: 0,
-    State.AT_RISK: 1,
-    State.ON_TRACK: 2,
-    State.MET_LATE: 3,
-    State.MET: 4,
-    State.STOPPED: 5,
+    ClockState.BREACHED: 0,
+    ClockState.AT_RISK: 1,
+    ClockState.ON_TRACK: 2,
+    ClockState.MET_LATE: 3,
+    ClockState.MET: 4,
+    ClockState.STOPPED: 5,
 }
 PERCENTILES = (50, 90)
 
@@ -46,15 +46,15 @@ def state_expression(
     """
     at = literal(now, UTCDateTime())
     return case(
-        (clock.stop_reason == StopReason.TRANSFERRED.value, State.STOPPED.value),
+        (clock.stop_reason == StopReason.TRANSFERRED.value, ClockState.STOPPED.value),
         (
             and_(clock.stopped_at.is_not(None), clock.stopped_at <= clock.due_at),  # type: ignore[union-attr,operator]
-            State.MET.value,
+            ClockState.MET.value,
         ),
-        (clock.stopped_at.is_not(None), State.MET_LATE.value),  # type: ignore[union-attr]
-        (clock.due_at <= at, State.BREACHED.value),
-        (clock.at_risk_at <= at, State.AT_RISK.value),
-        else_=State.ON_TRACK.value,
+        (clock.stopped_at.is_not(None), ClockState.MET_LATE.value),  # type: ignore[union-attr]
+        (clock.due_at <= at, ClockState.BREACHED.value),
+        (clock.at_risk_at <= at, ClockState.AT_RISK.value),
+        else_=ClockState.ON_TRACK.value,
     )
 
 
@@ -96,13 +96,13 @@ class ClockRow:
         }
 
 
-def _check_state(state: str | None) -> State | None:
+def _check_state(state: str | None) -> ClockState | None:
     if state is None:
         return None
     try:
-        return State(state.upper())
+        return ClockState(state.upper())
     except ValueError:
-        known = ", ".join(s.value for s in State)
+        known = ", ".join(s.value for s in ClockState)
         raise ConfigError(f"unknown SLA state {state!r}; use one of {known}") from None
 
 
@@ -218,7 +218,7 @@ def _counts(
     )
     counts: dict[tuple[str, str], dict[str, int]] = {}
     for row in session.execute(query):
-        by_state = counts.setdefault((row.opd, row.policy), {s.value: 0 for s in State})
+        by_state = counts.setdefault((row.opd, row.policy), {s.value: 0 for s in ClockState})
         by_state[row.state] = int(row.n)
     return counts
 
@@ -285,7 +285,9 @@ def summarize(
     percentiles = _percentiles(session, since)
     out = []
     for (opd, policy), by_state in sorted(counts.items()):
-        decided = by_state[State.MET] + by_state[State.MET_LATE] + by_state[State.BREACHED]
+        decided = (
+            by_state[ClockState.MET] + by_state[ClockState.MET_LATE] + by_state[ClockState.BREACHED]
+        )
         n, values = percentiles.get((opd, policy), (0, {}))
         configured = policies.policies.get(policy)
         out.append(
@@ -295,7 +297,7 @@ def summarize(
                 stop=configured.stop.value if configured else "",
                 total=sum(by_state.values()),
                 counts=by_state,
-                on_time_share=by_state[State.MET] / decided if decided else None,
+                on_time_share=by_state[ClockState.MET] / decided if decided else None,
                 stopped_n=n,
                 median_s=values.get(50),
                 p90_s=values.get(90),
