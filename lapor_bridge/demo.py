@@ -71,14 +71,17 @@ def state_counts(session: Session, *, now: datetime) -> dict[str, dict[str, int]
 
 
 def run_demo(database: Path, *, reports: int = 300, echo: Callable[[str], None] = print) -> None:
+    from lapor_bridge.notify.loopback import LoopbackInbox
+
     config = SimulatorConfig(initial_reports=reports)
-    with Simulator(config) as sim:
+    with Simulator(config) as sim, LoopbackInbox() as inbox:
         settings = load_settings(
             api_url=sim.url,
             token=config.token,
             instansi_id=config.instansi_id,
             database_url=f"sqlite:///{database}",
         )
+        settings.mappings_dir = inbox.mappings(settings.mappings_dir)  # units notify the inbox
         runtime = Runtime(settings)
         echo(f"simulator: {sim.url} ({reports} reports of instansi {config.instansi_id})")
         echo(f"store:     {database}")
@@ -129,5 +132,10 @@ def run_demo(database: Path, *, reports: int = 300, echo: Callable[[str], None] 
                 f"SLA {policy}: "
                 + ", ".join(f"{state} {n}" for state, n in sorted(by_state.items()))
             )
+        echo(
+            f"notify:    {len(inbox.received)} message(s) arrived at the loopback receiver {inbox.url}"
+        )
+        for line in inbox.newest_listing():
+            echo(f"           {line}")
         echo("next:      lapor-bridge sla summary / mappings status / export, with")
         echo(f"           LAPOR_BRIDGE_DATABASE_URL=sqlite:///{database}")

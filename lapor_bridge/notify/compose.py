@@ -43,7 +43,7 @@ from lapor_bridge.store.tables import (
     NotifyBatch,
     NotifyEvent,
     NotifyMessage,
-    Report,
+    ReportRow,
     SlaClock,
 )
 
@@ -185,10 +185,14 @@ def _facts(session: Session, ids: list[int]) -> dict[int, _Facts]:
         chunk = ids[start : start + 500]
         rows = session.execute(
             select(
-                Report.tracking_id, Report.title, Report.privacy, Report.kecamatan, Assignment.opd
+                ReportRow.tracking_id,
+                ReportRow.title,
+                ReportRow.privacy,
+                ReportRow.kecamatan,
+                Assignment.opd,
             )
-            .outerjoin(Assignment, Assignment.tracking_id == Report.tracking_id)
-            .where(col(Report.tracking_id).in_(chunk))
+            .outerjoin(Assignment, Assignment.tracking_id == ReportRow.tracking_id)
+            .where(col(ReportRow.tracking_id).in_(chunk))
         )
         for tracking_id, title, privacy, kecamatan, opd in rows:
             shown = HIDDEN if privacy == RAHASIA else (strip_keyword(title) or title)
@@ -540,11 +544,11 @@ def _digest(
         session.scalars(
             select(SlaClock.tracking_id)
             .join(Assignment, Assignment.tracking_id == SlaClock.tracking_id)
-            .join(Report, Report.tracking_id == SlaClock.tracking_id)
+            .join(ReportRow, ReportRow.tracking_id == SlaClock.tracking_id)
             .where(
                 Assignment.opd == code,
                 col(SlaClock.stopped_at).is_(None),
-                col(Report.transferred).is_(False),
+                col(ReportRow.transferred).is_(False),
             )
             .group_by(SlaClock.tracking_id)
             .order_by(func.min(SlaClock.due_at), SlaClock.tracking_id)

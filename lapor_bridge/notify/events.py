@@ -44,11 +44,11 @@ from lapor_bridge.store.tables import (
     NotifyMessage,
     NotifyWatermark,
     Quarantine,
-    Report,
+    ReportRow,
     SlaClock,
     SyncRun,
     TindakLanjut,
-    UpstreamFollowUp,
+    UpstreamFollowUpRow,
 )
 
 ADMIN = "@admin"
@@ -226,11 +226,11 @@ def _clock_events(
                 SlaClock.due_at,
                 Assignment.opd,
             )
-            .join(Report, Report.tracking_id == SlaClock.tracking_id)
+            .join(ReportRow, ReportRow.tracking_id == SlaClock.tracking_id)
             .outerjoin(Assignment, Assignment.tracking_id == SlaClock.tracking_id)
             .where(
                 col(SlaClock.stopped_at).is_(None),
-                col(Report.transferred).is_(False),
+                col(ReportRow.transferred).is_(False),
                 col(point) <= now - shift,
                 ~exists().where(
                     NotifyEvent.kind == kind,
@@ -286,20 +286,20 @@ def _replies_and_transfers(session: Session, now: datetime, ids: list[int] | Non
     out: list[Decided] = []
     replies = (
         select(
-            UpstreamFollowUp.id,
-            UpstreamFollowUp.tracking_id,
-            UpstreamFollowUp.created_at,
+            UpstreamFollowUpRow.id,
+            UpstreamFollowUpRow.tracking_id,
+            UpstreamFollowUpRow.created_at,
             Assignment.opd,
         )
-        .join(Report, Report.tracking_id == UpstreamFollowUp.tracking_id)
-        .join(Assignment, Assignment.tracking_id == UpstreamFollowUp.tracking_id)
+        .join(ReportRow, ReportRow.tracking_id == UpstreamFollowUpRow.tracking_id)
+        .join(Assignment, Assignment.tracking_id == UpstreamFollowUpRow.tracking_id)
         .where(
-            UpstreamFollowUp.author == "PELAPOR",
-            col(UpstreamFollowUp.first_seen_at) >= since,
-            col(Report.transferred).is_(False),
+            UpstreamFollowUpRow.author == "PELAPOR",
+            col(UpstreamFollowUpRow.first_seen_at) >= since,
+            col(ReportRow.transferred).is_(False),
             ~exists().where(
                 NotifyEvent.kind == REPLY,
-                NotifyEvent.ref == cast(UpstreamFollowUp.id, String),
+                NotifyEvent.ref == cast(UpstreamFollowUpRow.id, String),
             ),
         )
     )
@@ -318,21 +318,21 @@ def _replies_and_transfers(session: Session, now: datetime, ids: list[int] | Non
         .distinct()
     )
     transferred = (
-        select(Report.tracking_id, Report.transferred_at, Assignment.opd)
-        .join(Assignment, Assignment.tracking_id == Report.tracking_id)
+        select(ReportRow.tracking_id, ReportRow.transferred_at, Assignment.opd)
+        .join(Assignment, Assignment.tracking_id == ReportRow.tracking_id)
         .where(
-            col(Report.transferred).is_(True),
-            col(Report.transferred_at) >= since,
+            col(ReportRow.transferred).is_(True),
+            col(ReportRow.transferred_at) >= since,
             ~exists().where(
                 NotifyEvent.kind == TRANSFERRED,
-                NotifyEvent.ref == cast(Report.tracking_id, String),
+                NotifyEvent.ref == cast(ReportRow.tracking_id, String),
             ),
         )
     )
     if ids is not None:
-        replies = replies.where(col(UpstreamFollowUp.tracking_id).in_(ids))
+        replies = replies.where(col(UpstreamFollowUpRow.tracking_id).in_(ids))
         reopened = reopened.where(col(SlaClock.tracking_id).in_(ids))
-        transferred = transferred.where(col(Report.tracking_id).in_(ids))
+        transferred = transferred.where(col(ReportRow.tracking_id).in_(ids))
     for fid, tracking_id, at, opd in session.execute(replies):
         out.append(Decided(REPLY, opd, str(fid), at, tracking_id, None, {"opd": opd}))
     seen: set[str] = set()

@@ -16,7 +16,7 @@ from sqlalchemy import MetaData, select, text
 from lapor_bridge.mapping import load_mapping
 from lapor_bridge.mapping.commands import assign
 from lapor_bridge.store import read_session
-from lapor_bridge.store.tables import AssignmentHistory, NotifyEvent, NotifyMessage, Report
+from lapor_bridge.store.tables import AssignmentHistory, NotifyEvent, NotifyMessage, ReportRow
 from lapor_bridge.sync.engine import run_sync
 from lapor_bridge.timeutil import utcnow
 from tests.conftest import REPO
@@ -152,7 +152,7 @@ def test_simulator_run_tells_each_unit_once_and_escalates(
     # --- a grep over messages, logs and stored rows
     with read_session(rt.engine) as session:
         private = session.execute(
-            select(Report.title, Report.content, Report.reporter_name, Report.privacy)
+            select(ReportRow.title, ReportRow.content, ReportRow.reporter_name, ReportRow.privacy)
         ).all()
     secret_words = {sim.config.token, SMTP_SECRET}
     public_text = "\n".join(f"{t}\n{c}" for t, c, _, p in private if p != "RAHASIA")
