@@ -86,25 +86,40 @@ def main() -> None:
 
         mapping = load_mapping(settings.mappings_dir)
         escalation = load_escalation(settings.mappings_dir, mapping)
-        compose_pending(rt.engine, now=utcnow(), mapping=mapping, escalation=escalation, settings=settings)
+        compose_pending(
+            rt.engine, now=utcnow(), mapping=mapping, escalation=escalation, settings=settings
+        )
         from lapor_bridge.notify.compose import channels_of
 
         channel = channels_of("DPUPR", mapping, escalation, settings)[0]
         with write_session(rt.engine) as session:
             for i in range(1000):
-                batch = NotifyBatch(recipient="DPUPR", kind="update", title=f"bench {i}", body="x", created_at=utcnow())
+                batch = NotifyBatch(
+                    recipient="DPUPR",
+                    kind="update",
+                    title=f"bench {i}",
+                    body="x",
+                    created_at=utcnow(),
+                )
                 session.add(batch)
                 session.flush()
                 session.add(
                     NotifyMessage(
-                        batch_id=batch.id, recipient="DPUPR", channel=channel.fingerprint,
-                        channel_label=channel.label, created_at=utcnow(),
+                        batch_id=batch.id,
+                        recipient="DPUPR",
+                        channel=channel.fingerprint,
+                        channel_label=channel.label,
+                        created_at=utcnow(),
                     )
                 )
         t = time.perf_counter()
-        result = deliver_pending(rt.engine, mapping=mapping, escalation=escalation, settings=settings, budget_s=600)
+        result = deliver_pending(
+            rt.engine, mapping=mapping, escalation=escalation, settings=settings, budget_s=600
+        )
         took = time.perf_counter() - t
-        print(f"delivery: {result.sent} messages in {took:.2f} s = {result.sent / took:.0f} messages/s")
+        print(
+            f"delivery: {result.sent} messages in {took:.2f} s = {result.sent / took:.0f} messages/s"
+        )
 
 
 if __name__ == "__main__":

@@ -14,10 +14,9 @@ never sends; the outcome is written only while the lease is still held.
 apprise reports only success or failure. What counts as **uncertain** (the
 message may have arrived): the connection dropped or timed out after the
 request or the SMTP DATA was sent (RemoteDisconnected, connection reset or
-aborted, read timeout, SMTPServerDisconnected, a failure answer to DATA).
-A refused connection, a DNS failure, a connect timeout or an HTTP error status
-is certain: nothing arrived (a receiver answering 5xx said it did not take
-it). An uncertain message is sent again (there is no way to ask a mailbox),
+aborted, read timeout, SMTPServerDisconnected). A refused connection, a DNS
+failure, a connect timeout, an HTTP error status or an SMTP error reply is
+certain: nothing arrived (the receiver said it did not take it). An uncertain message is sent again (there is no way to ask a mailbox),
 and every such repeat is counted in `repeats` and written to the note.
 
 A failing channel never slows the run: after one failure its other messages
@@ -67,7 +66,7 @@ PENDING, SENDING, SENT, FAILED, DEAD, CANCELLED = (
 _UNCERTAIN = re.compile(
     r"RemoteDisconnected|Remote end closed|Connection aborted|Connection reset|"
     r"ReadTimeout|Read timed out|IncompleteRead|SMTPServerDisconnected|"
-    r"Connection unexpectedly closed|SMTPDataError|BrokenPipe|Broken pipe",
+    r"Connection unexpectedly closed|BrokenPipe|Broken pipe",
     re.IGNORECASE,
 )
 

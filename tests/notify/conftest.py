@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
+pytest.register_assert_rewrite("tests.outbox.helpers")  # (imported here before its conftest)
+
 from tests.conftest import REPO
 
 

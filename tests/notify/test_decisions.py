@@ -230,3 +230,47 @@ def test_a_failing_channel_waits_without_holding_back_the_others(engine, tmp_pat
     assert summary.sent == 1 and summary.failed == 1 and summary.uncertain == 0
     state, uncertain, next_at = states["DINKES"]
     assert state == "failed" and not uncertain and next_at > NOW  # refused: surely not arrived
+
+
+def test_citizen_reply_reopen_and_transfer_are_told_to_the_unit(engine, tmp_path):
+    from lapor_bridge.store.tables import ReportRow, UpstreamFollowUpRow
+
+    with JsonReceiver() as rx:
+        mapping, escalation, settings = _setup(tmp_path, rx)
+        with write_session(engine) as session:
+            _assign(session, 701, "DINKES", NOW)
+            _assign(session, 702, "DINKES", NOW)
+            record_events(session, now=NOW, mapping=mapping, escalation=escalation)
+        _pass(engine, mapping, escalation, settings, NOW)
+        later = NOW + timedelta(hours=2)
+        with write_session(engine) as session:
+            session.add(
+                UpstreamFollowUpRow(
+                    id=9001,
+                    tracking_id=701,
+                    author="PELAPOR",
+                    status="DIPROSES",
+                    content="Belum diperbaiki, Pak.",
+                    created_at=later,
+                    first_seen_at=later,
+                )
+            )
+            report = session.get(ReportRow, 702)
+            report.transferred, report.transferred_at = True, later
+            session.flush()
+            refresh_clocks(session, [701, 702], now=later, policies=default_policies())
+            record_events(
+                session, now=later, mapping=mapping, escalation=escalation, tracking_ids=[701, 702]
+            )
+            record_events(
+                session, now=later, mapping=mapping, escalation=escalation, tracking_ids=[701, 702]
+            )
+        _pass(engine, mapping, escalation, settings, later)
+        _pass(engine, mapping, escalation, settings, later + timedelta(minutes=5))
+    assert len(rx.received) == 2
+    told = sections(rx.received[1].body)
+    assert told["Pelapor membalas:"] == [(701, "bupati-24h")]
+    assert [
+        tid for tid, _ in told["Dialihkan oleh LAPOR! ke instansi lain (tidak perlu dijawab):"]
+    ] == [702]
+    assert "Belum diperbaiki" not in rx.received[1].body  # the reply's text stays local
