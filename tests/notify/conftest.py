@@ -11,7 +11,7 @@ from ruamel.yaml import YAML
 
 pytest.register_assert_rewrite("tests.outbox.helpers")  # (imported here before its conftest)
 
-from tests.conftest import REPO
+from tests.conftest import REPO  # noqa: E402
 
 
 def write_mappings(
