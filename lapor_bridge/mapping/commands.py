@@ -68,12 +68,28 @@ def check(rt: Runtime) -> Mapping:
         out.print(f"note: {note}", markup=False)
     for issue in (*mapping.warnings, *escalation.warnings):
         out.print(f"warning: {issue}", markup=False)
+    _check_admin_notify(rt, out)
     out.print(
         f"mapping OK: {len(mapping.units)} units, {len(mapping.rules)} rules, "
         f"default unit {mapping.default}, {len(mapping.warnings)} warnings",
         markup=False,
     )
     return mapping
+
+
+def _check_admin_notify(rt: Runtime, out: Console) -> None:
+    """LAPOR_BRIDGE_ADMIN_NOTIFY is checked with the mapping's URLs (a setting: exit 2)."""
+    from lapor_bridge.errors import ConfigError
+    from lapor_bridge.notify.channels import url_problem
+
+    for url in (rt.settings.admin_notify or "").split():
+        problem = url_problem(url)
+        if problem is None:
+            continue
+        severity, message, fix = problem
+        if severity == "error":
+            raise ConfigError(f"LAPOR_BRIDGE_ADMIN_NOTIFY: {message}. {fix}")
+        out.print(f"warning: LAPOR_BRIDGE_ADMIN_NOTIFY: {message}. {fix}", markup=False)
 
 
 # --- mappings explain ---------------------------------------------------------------

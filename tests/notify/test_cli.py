@@ -69,6 +69,15 @@ def test_mappings_check_reports_bad_urls_and_escalation_with_file_and_line(tmp_p
     done = _cli(tmp_path, mappings, "mappings", "check", TG_TOKEN=SECRET)
     assert done.returncode == 0 and "TG_TOKEN" not in done.stdout and SECRET not in done.stdout
 
+    admin = _cli(
+        tmp_path, mappings, "mappings", "check", LAPOR_BRIDGE_ADMIN_NOTIFY="ntfyy://alerts"
+    )
+    assert admin.returncode == 2
+    assert (
+        "LAPOR_BRIDGE_ADMIN_NOTIFY: notify URL scheme `ntfyy://` is not known to apprise"
+        in admin.stderr
+    )
+
     escalation = mappings / "escalation.yaml"
     escalation.write_text(
         escalation.read_text().replace(

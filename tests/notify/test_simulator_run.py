@@ -204,3 +204,35 @@ def _all_rows(engine) -> str:
             for table in meta.sorted_tables
             for row in conn.execute(table.select())
         )
+
+
+def test_backfill_sends_one_summary_per_unit_and_no_report(
+    make_simulator, make_runtime, sqlite_url, mappings_dir
+):
+    from collections import Counter as Count
+    from datetime import UTC, datetime
+
+    from lapor_bridge.notify.service import run_notifications
+    from lapor_bridge.sync.backfill import run_backfill
+
+    units = list(load_mapping(REPO / "mappings").units)
+    with JsonReceiver() as rx:
+        write_mappings(mappings_dir, {code: [rx.url(f"/{code}")] for code in units})
+        sim = make_simulator(initial_reports=120, seed=5)
+        rt = make_runtime(sim, sqlite_url, mappings_dir=mappings_dir)
+        run_backfill(rt, datetime(2012, 1, 1, tzinfo=UTC), window=timedelta(days=365))
+        mapping = load_mapping(mappings_dir)
+        for minutes in (0, 5):  # a second pass tells nothing more
+            run_notifications(
+                rt.engine,
+                mapping=mapping,
+                settings=rt.settings,
+                now_fn=lambda m=minutes: utcnow() + timedelta(minutes=m),
+            )
+        received = list(rx.received)
+    assert received
+    per_unit = Count(m.path for m in received)
+    assert max(per_unit.values()) == 1, per_unit
+    for message in received:
+        assert not sections(message.body), message.body
+        assert "dari riwayat" in message.title
