@@ -60,10 +60,9 @@ def check(rt: Runtime) -> Mapping:
         raise
     from lapor_bridge.notify.escalation import load_escalation
 
+    # escalation.yaml is checked with the mapping (its errors raise like the mapping's)
     policies = tuple(default_policies(rt.settings.mappings_dir).policies)
-    escalation = load_escalation(
-        rt.settings.mappings_dir, mapping, policies
-    )  # raises like the mapping
+    escalation = load_escalation(rt.settings.mappings_dir, mapping, policies)
     for note in mapping.notes:
         out.print(f"note: {note}", markup=False)
     for issue in (*mapping.warnings, *escalation.warnings):

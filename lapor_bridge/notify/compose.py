@@ -23,8 +23,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import jinja2
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
@@ -92,7 +91,9 @@ def recipient_name(recipient: str, mapping: Mapping, escalation: Escalation, lan
 
 
 @cache
-def _environment(lang: Language) -> jinja2.Environment:
+def _environment(lang: Language) -> Any:
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
         extensions=["jinja2.ext.i18n"],
@@ -297,19 +298,24 @@ def _compose_one(
     """One batch of `recipient`'s oldest events; False when none was left."""
     lang: Language = settings.language
     with write_session(engine) as session:
+        waiting = and_(col(NotifyEvent.batch_id).is_(None), NotifyEvent.recipient == recipient)
         query = (
             select(NotifyEvent)
-            .where(col(NotifyEvent.batch_id).is_(None), NotifyEvent.recipient == recipient)
+            .where(waiting, col(NotifyEvent.quiet).is_(False))
             .order_by(col(NotifyEvent.id))
             .limit(5000)
         )
         if not is_sqlite(engine):
             query = query.with_for_update(skip_locked=True)
-        events = list(session.scalars(query))
-        if not events:
+        loud = list(session.scalars(query))
+        # history (quiet events) is one count in one message, however long it is
+        last_quiet, quiet = session.execute(
+            select(
+                func.max(NotifyEvent.id), func.count(func.distinct(NotifyEvent.tracking_id))
+            ).where(waiting, col(NotifyEvent.quiet).is_(True))
+        ).one()
+        if not loud and last_quiet is None:
             return False
-        loud = [e for e in events if not e.quiet]
-        quiet = [e for e in events if e.quiet]
         # at most MAX_ITEMS listed reports per message; the rest in the next one
         taken: list[NotifyEvent] = []
         listed: set[int] = set()
@@ -319,7 +325,6 @@ def _compose_one(
                 continue
             listed.add(key)
             taken.append(event)
-        taken += quiet
         batch = NotifyBatch(
             recipient=recipient,
             kind="admin" if recipient == ev.ADMIN else "update",
@@ -332,22 +337,29 @@ def _compose_one(
         session.flush()
         assert batch.id is not None
         ids = sorted({e.tracking_id for e in taken if e.tracking_id is not None})
-        batch.tracking_ids = sorted({e.tracking_id for e in taken if e.tracking_id and not e.quiet})
+        batch.tracking_ids = ids
         if recipient == ev.ADMIN:
             batch.title, batch.body = _admin_text(taken, batch.id, lang)
         else:
             batch.title, batch.body = _update_text(
-                session, recipient, taken, ids, batch.id, now, mapping, escalation, settings
+                session, recipient, taken, ids, quiet, batch.id, now, mapping, escalation, settings
             )
         for event in taken:
             event.batch_id = batch.id
+        if last_quiet is not None:
+            result = session.execute(
+                update(NotifyEvent)
+                .where(waiting, col(NotifyEvent.quiet).is_(True), col(NotifyEvent.id) <= last_quiet)
+                .values(batch_id=batch.id)
+            )
+            batch.events += result.rowcount  # type: ignore[attr-defined]
         if quiet and recipient in mapping.units:
             # the summary of the queue stands for today's digest (one summary a day)
             key = _digest_key(recipient, now, escalation, settings)
             if key and session.scalar(select(NotifyBatch.id).where(NotifyBatch.key == key)) is None:
                 batch.key = key
         channels = channels_of(recipient, mapping, escalation, settings)
-        if not loud and recipient not in mapping.units:
+        if not taken and recipient not in mapping.units:
             channels = []  # history is summarised to units only, not to heads or escalation
         for channel in channels:
             session.add(
@@ -360,7 +372,7 @@ def _compose_one(
                 )
             )
         summary.batches += 1
-        summary.events += len(taken)
+        summary.events += batch.events
         summary.messages += len(channels)
         summary.no_channel += 0 if channels else 1
     return True
@@ -371,6 +383,7 @@ def _update_text(
     recipient: str,
     events: list[NotifyEvent],
     ids: list[int],
+    quiet: int,
     batch_id: int,
     now: datetime,
     mapping: Mapping,
@@ -422,7 +435,6 @@ def _update_text(
         section.items.sort(key=lambda i: (i.urgency if i.due else float("inf"), i.tracking_id))
         sections.append(section)
         counts.append(_summary_words(kind, len(section.items), lang))
-    quiet = len({e.tracking_id for e in events if e.quiet})
     open_count = 0
     code = recipient.split("/", 1)[0]
     if quiet:

@@ -24,7 +24,6 @@ from lapor_bridge.mapping import Mapping, assign_reports, load_mapping
 from lapor_bridge.metrics import write_metrics
 from lapor_bridge.notify import record_events
 from lapor_bridge.notify.escalation import load_escalation
-from lapor_bridge.notify.service import notify_after_sync
 from lapor_bridge.runtime import Runtime
 from lapor_bridge.sla import SlaPolicies, default_policies, refresh_clocks
 from lapor_bridge.store import read_session, write_session
@@ -195,6 +194,8 @@ def run_sync(
                 summary.topics = len(topics)
                 if push:
                     summary.push, summary.stuck = _push(runtime, client, now)
+                from lapor_bridge.notify.service import notify_after_sync
+
                 summary.notify = notify_after_sync(engine, mapping, settings, now)
             except BaseException as exc:
                 _finish_run(engine, run_id, now(), ok=False, error=_describe(exc))
