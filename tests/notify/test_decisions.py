@@ -274,3 +274,101 @@ def test_citizen_reply_reopen_and_transfer_are_told_to_the_unit(engine, tmp_path
         tid for tid, _ in told["Dialihkan oleh LAPOR! ke instansi lain (tidak perlu dijawab):"]
     ] == [702]
     assert "Belum diperbaiki" not in rx.received[1].body  # the reply's text stays local
+
+
+def test_what_apprise_reports_is_classified_certain_or_uncertain():
+    """A drop after the SMTP DATA or the HTTP request was sent is uncertain; a 5xx,
+    a refused connection and an SMTP error reply are certain failures."""
+    import asyncio
+
+    from aiosmtpd.controller import Controller
+
+    from lapor_bridge.notify.deliver import apprise_send
+    from tests.notify.receivers import Flaky
+
+    taken: list[bytes] = []
+
+    class DropAfterData:
+        async def handle_DATA(self, server, session, envelope):
+            taken.append(envelope.content)
+            server.transport.close()  # the message is in; the answer is lost
+            await asyncio.sleep(0.1)
+            return "250 never heard"
+
+    class Refuse:
+        async def handle_DATA(self, server, session, envelope):
+            return "554 rejected"
+
+    def port() -> int:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            return probe.getsockname()[1]
+
+    outcomes = {}
+    for name, handler in (("smtp_drop", DropAfterData()), ("smtp_refused", Refuse())):
+        p = port()
+        controller = Controller(handler, hostname="127.0.0.1", port=p)
+        controller.start()
+        try:
+            url = f"mailto://127.0.0.1:{p}?from=a@pemalangkab.go.id&to=b@pemalangkab.go.id&mode=insecure"
+            outcomes[name] = apprise_send(url, "judul", "isi")
+        finally:
+            controller.stop()
+    with JsonReceiver(Flaky(drop_after=1.0)) as rx:
+        outcomes["http_drop"] = apprise_send(rx.url("/x"), "judul", "isi")
+    with JsonReceiver(Flaky(error_5xx=1.0)) as rx:
+        outcomes["http_5xx"] = apprise_send(rx.url("/x"), "judul", "isi")
+    outcomes["refused"] = apprise_send(f"json://127.0.0.1:{port()}/x", "judul", "isi")
+    assert taken, "the SMTP server took the message before dropping"
+    assert {k: (v.ok, v.uncertain) for k, v in outcomes.items()} == {
+        "smtp_drop": (False, True),
+        "smtp_refused": (False, False),
+        "http_drop": (False, True),
+        "http_5xx": (False, False),
+        "refused": (False, False),
+    }
+
+
+def test_two_workers_at_once_send_each_message_once(engine, tmp_path):
+    import threading
+
+    with JsonReceiver() as rx:
+        mappings = write_mappings(
+            tmp_path / "mappings",
+            {code: [rx.url(f"/{code}")] for code in ("DINKES", "DPUPR", "DINSOS")},
+            digest_at="23:59",
+        )
+        mapping = load_mapping(mappings)
+        escalation = load_escalation(mappings, mapping)
+        settings = Settings(mappings_dir=mappings)
+        for round_ in range(20):  # 20 runs' worth of messages for three units
+            at = NOW + timedelta(minutes=round_)
+            with write_session(engine) as session:
+                for i, unit in enumerate(("DINKES", "DPUPR", "DINSOS")):
+                    _assign(session, 800 + round_ * 3 + i, unit, at)
+                record_events(session, now=at, mapping=mapping, escalation=escalation)
+            compose_pending(
+                engine, now=at, mapping=mapping, escalation=escalation, settings=settings
+            )
+        results = []
+
+        def work() -> None:
+            results.append(
+                deliver_pending(
+                    engine,
+                    mapping=mapping,
+                    escalation=escalation,
+                    settings=settings,
+                    now_fn=lambda: NOW + timedelta(hours=1),
+                )
+            )
+
+        workers = [threading.Thread(target=work) for _ in range(2)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(timeout=120)
+        received = list(rx.received)
+    assert len(received) == 60
+    assert len({(m.path, m.batch_id) for m in received}) == 60
+    assert sum(r.sent for r in results) == 60
