@@ -13,6 +13,8 @@ events (a sync page, a remap, `assign`, `unassign`) and in a time-driven pass
   point, due time, `after_hours` later) gives one event per target;
 - citizens' replies (PELAPOR follow-ups), reopened clocks (cycle > 1) and
   reports transferred away, seen in the last RECENT;
+- on a store that had data before notifications existed, the first pass
+  decides everything already true quietly (migration 0004 marks it);
 - for admins ("@admin"): dead outbox items, dead notification messages, open
   quarantine, and (time pass only) a sync that has not succeeded for
   `stale_after_s`.
@@ -53,6 +55,7 @@ from lapor_bridge.store.tables import (
 
 ADMIN = "@admin"
 HISTORY = "assignment_history"
+UPGRADE_QUIET = "upgrade_quiet"  # set by migration 0004 on a store that already had data
 RECENT = timedelta(days=7)  # replies, reopens and transfers older than this are not news
 CHUNK = 500
 
@@ -123,9 +126,13 @@ def record_events(
 
         escalation = load_escalation(mapping.directory, mapping)
     session.flush()
+    ids = None if tracking_ids is None else sorted(set(tracking_ids))
+    upgraded = session.get(NotifyWatermark, UPGRADE_QUIET)
+    if upgraded is not None:  # the first pass after notifications came to a running store
+        quiet, ids = True, None
+        session.delete(upgraded)
     decided: list[Decided] = []
     decided += _assignments(session)
-    ids = None if tracking_ids is None else sorted(set(tracking_ids))
     for chunk in _chunks(ids):
         decided += _clock_events(session, now, mapping, escalation, chunk)
         decided += _replies_and_transfers(session, now, chunk)

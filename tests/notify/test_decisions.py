@@ -372,3 +372,34 @@ def test_two_workers_at_once_send_each_message_once(engine, tmp_path):
     assert len(received) == 60
     assert len({(m.path, m.batch_id) for m in received}) == 60
     assert sum(r.sent for r in results) == 60
+
+
+def test_a_store_that_had_data_before_notifications_is_not_told_its_history(tmp_path):
+    from alembic import command
+
+    from lapor_bridge.store.db import _alembic_config, create_store_engine, migrate
+
+    with JsonReceiver() as rx:
+        mapping, escalation, settings = _setup(tmp_path, rx)
+        engine = create_store_engine(f"sqlite:///{tmp_path / 'old.db'}")
+        command.upgrade(_alembic_config(engine), "0001")  # a store from before notifications
+        with engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO assignment_history (tracking_id, at, actor, to_opd, mapped_by, complex) "
+                "VALUES (1, '2026-01-01 00:00:00.000000', 'sync', 'DINKES', 'rule:x', 0)"
+            )
+        migrate(engine)
+        with write_session(engine) as session:
+            _assign(session, 901, "DINKES", NOW - timedelta(days=3))  # long breached
+        _pass(engine, mapping, escalation, settings, NOW)
+        first = list(rx.received)
+        with write_session(engine) as session:
+            _assign(session, 902, "DINKES", NOW)
+            record_events(
+                session, now=NOW, mapping=mapping, escalation=escalation, tracking_ids=[902]
+            )
+        _pass(engine, mapping, escalation, settings, NOW + timedelta(minutes=5))
+        second = rx.received[len(first) :]
+    assert [m.path for m in first] == ["/DINKES"] and not sections(first[0].body)
+    assert "dari riwayat" in first[0].title
+    assert [tid for tid, _ in sections(second[0].body)[NEW]] == [902] and len(second) == 1

@@ -91,6 +91,17 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('name')
     )
     # ### end Alembic commands ###
+    # What the store held before notifications existed is history: never told one
+    # by one. The watermark starts after it, and on a store with data the first
+    # decision pass is quiet (one summary per unit), like a new store's first sync.
+    last = op.get_bind().execute(sa.text("SELECT COALESCE(MAX(id), 0) FROM assignment_history")).scalar()
+    marks = [{"name": "assignment_history", "last_id": last, "last_at": None}]
+    if last:
+        marks.append({"name": "upgrade_quiet", "last_id": last, "last_at": None})
+    watermark = sa.table(
+        "notify_watermark", sa.column("name"), sa.column("last_id"), sa.column("last_at")
+    )
+    op.bulk_insert(watermark, marks)
 
 
 def downgrade() -> None:
