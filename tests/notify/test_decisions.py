@@ -238,38 +238,44 @@ def test_citizen_reply_reopen_and_transfer_are_told_to_the_unit(engine, tmp_path
     with JsonReceiver() as rx:
         mapping, escalation, settings = _setup(tmp_path, rx)
         with write_session(engine) as session:
-            _assign(session, 701, "DINKES", NOW)
-            _assign(session, 702, "DINKES", NOW)
+            for tid in (701, 702, 703):
+                _assign(session, tid, "DINKES", NOW)
             record_events(session, now=NOW, mapping=mapping, escalation=escalation)
         _pass(engine, mapping, escalation, settings, NOW)
         later = NOW + timedelta(hours=2)
         with write_session(engine) as session:
-            session.add(
-                UpstreamFollowUpRow(
-                    id=9001,
-                    tracking_id=701,
-                    author="PELAPOR",
-                    status="DIPROSES",
-                    content="Belum diperbaiki, Pak.",
-                    created_at=later,
-                    first_seen_at=later,
+            # 701: the citizen replies; 703: settled (SELESAI), then the citizen replies
+            for fid, tid, author, status, at in (
+                (9001, 701, "PELAPOR", "DIPROSES", later),
+                (9002, 703, "INSTANSI", "SELESAI", NOW + timedelta(hours=1)),
+                (9003, 703, "PELAPOR", "DIPROSES", later),
+            ):
+                session.add(
+                    UpstreamFollowUpRow(
+                        id=fid,
+                        tracking_id=tid,
+                        author=author,
+                        status=status,
+                        content="Belum diperbaiki, Pak.",
+                        created_at=at,
+                        first_seen_at=at,
+                    )
                 )
-            )
             report = session.get(ReportRow, 702)
             report.transferred, report.transferred_at = True, later
             session.flush()
-            refresh_clocks(session, [701, 702], now=later, policies=default_policies())
-            record_events(
-                session, now=later, mapping=mapping, escalation=escalation, tracking_ids=[701, 702]
-            )
-            record_events(
-                session, now=later, mapping=mapping, escalation=escalation, tracking_ids=[701, 702]
-            )
+            ids = [701, 702, 703]
+            refresh_clocks(session, ids, now=later, policies=default_policies())
+            for _ in range(2):  # deciding twice adds nothing
+                record_events(
+                    session, now=later, mapping=mapping, escalation=escalation, tracking_ids=ids
+                )
         _pass(engine, mapping, escalation, settings, later)
         _pass(engine, mapping, escalation, settings, later + timedelta(minutes=5))
     assert len(rx.received) == 2
     told = sections(rx.received[1].body)
-    assert told["Pelapor membalas:"] == [(701, "bupati-24h")]
+    assert told["Pelapor membalas:"] == [(701, "bupati-24h")]  # 703's reply: told as reopened
+    assert [tid for tid, _ in told["Dibuka kembali oleh pelapor:"]] == [703]
     assert [
         tid for tid, _ in told["Dialihkan oleh LAPOR! ke instansi lain (tidak perlu dijawab):"]
     ] == [702]
