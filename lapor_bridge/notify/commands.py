@@ -40,13 +40,37 @@ def _mapping(rt: Runtime) -> Any:
 def notify(rt: Runtime, *, fmt: str = "text") -> dict[str, Any]:
     """`lapor-bridge notify`: decide what time made due, compose, deliver."""
     from lapor_bridge.notify.service import run_notifications
+    from lapor_bridge.store.tables import SyncRun
 
-    summary = run_notifications(rt.engine, mapping=_mapping(rt), settings=rt.settings)
+    mapping = _mapping(rt)  # an invalid mapping refuses the run before anything is written
+    with write_session(rt.engine) as session:  # every run leaves a trace in sync_run
+        run = SyncRun(kind="notify", started_at=utcnow())
+        session.add(run)
+        session.flush()
+        run_id = run.id
+    try:
+        summary = run_notifications(rt.engine, mapping=mapping, settings=rt.settings)
+    except BaseException as exc:
+        _finish_run(
+            rt, run_id, ok=False, error=f"{type(exc).__name__}: {getattr(exc, 'message', '')}"
+        )
+        raise
+    _finish_run(rt, run_id, ok=True, summary=summary)
     if fmt == "json":
         print(json.dumps(summary, ensure_ascii=False, indent=2))
     else:
         print(format_notify(summary))
     return summary
+
+
+def _finish_run(rt: Runtime, run_id: int | None, *, ok: bool, **values: Any) -> None:
+    from lapor_bridge.store.tables import SyncRun
+
+    with write_session(rt.engine) as session:
+        run = session.get(SyncRun, run_id)
+        if run is not None:
+            run.finished_at, run.ok = utcnow(), ok
+            run.summary, run.error = values.get("summary"), values.get("error")
 
 
 def format_notify(s: dict[str, Any]) -> str:

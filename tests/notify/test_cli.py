@@ -131,7 +131,14 @@ def test_status_shows_dead_notifications_until_retried(tmp_path):
     mappings = write_mappings(tmp_path / "mappings", {"DPUPR": ["json://127.0.0.1:9/x"]})
     assert _cli(tmp_path, mappings, "notify").returncode == 0  # creates the store
     engine = open_store(f"sqlite:///{tmp_path / 'bridge.db'}")
-    from lapor_bridge.store.tables import NotifyBatch
+    from sqlmodel import select
+
+    from lapor_bridge.store import read_session
+    from lapor_bridge.store.tables import NotifyBatch, SyncRun
+
+    with read_session(engine) as session:
+        (run,) = session.scalars(select(SyncRun).where(SyncRun.kind == "notify")).all()
+    assert run.ok and run.finished_at and run.summary["sent"] == 0  # the run left a trace
 
     with write_session(engine) as session:
         batch = NotifyBatch(
