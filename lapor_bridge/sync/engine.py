@@ -215,7 +215,11 @@ def _pull(runtime: Runtime, ctx: PullContext) -> SyncSummary:
     with read_session(engine) as session:
         checkpoint = session.get(SyncCheckpoint, INCREMENTAL)
         high_water = checkpoint.high_water if checkpoint else None
-    ctx.notify_quiet = checkpoint is None  # the first sync of a new store
+        # the first sync of a new store (also when resumed after a crash): summaries only
+        ever_ok = session.scalar(
+            select(SyncRun.id).where(SyncRun.kind == "sync", SyncRun.ok.is_(True)).limit(1)
+        )
+    ctx.notify_quiet = checkpoint is None or ever_ok is None
     window = incremental_window(
         high_water,
         run_start=now(),

@@ -236,3 +236,31 @@ def test_backfill_sends_one_summary_per_unit_and_no_report(
     for message in received:
         assert not sections(message.body), message.body
         assert "dari riwayat" in message.title
+
+
+def test_a_first_sync_resumed_after_a_crash_is_still_quiet(
+    make_simulator, make_runtime, sqlite_url, mappings_dir
+):
+    from sqlalchemy import update
+
+    from lapor_bridge.store import write_session
+    from lapor_bridge.store.tables import SyncRun
+
+    units = list(load_mapping(REPO / "mappings").units)
+    with JsonReceiver() as rx:
+        write_mappings(mappings_dir, {code: [rx.url(f"/{code}")] for code in units})
+        sim = make_simulator(initial_reports=80, seed=9)
+        rt = make_runtime(sim, sqlite_url, mappings_dir=mappings_dir, page_limit=20)
+        run_sync(rt)
+        with write_session(rt.engine) as session:  # as if it died after its pages
+            session.execute(update(SyncRun).values(ok=False, error="killed"))
+        sim.generate_changes(30)
+        offset = timedelta(seconds=2)
+        run_sync(rt, now=lambda: utcnow() + offset)  # the resumed first sync
+        resumed = list(rx.received)
+        sim.generate_changes(30)
+        offset = timedelta(seconds=4)
+        run_sync(rt, now=lambda: utcnow() + offset)  # a sync after a successful one
+        later = rx.received[len(resumed) :]
+    assert resumed and all(not sections(m.body) for m in resumed)
+    assert any(sections(m.body).get(NEW) for m in later)
