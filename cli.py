@@ -728,6 +728,71 @@ def hoist_global_options(argv: list[str]) -> list[str]:
     return front + rest
 
 
+# --- notifications -------------------------------------------------------------
+
+notify_app = typer.Typer(
+    no_args_is_help=False, help="Notifications: deliver, test a unit's channels."
+)
+app.add_typer(notify_app, name="notify")
+
+
+@notify_app.callback(invoke_without_command=True)
+@bridge_command
+def notify(ctx: typer.Context, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Decide what time made due (at risk, breached, digests), compose and deliver (also part of `sync`)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from lapor_bridge.notify import commands
+
+    commands.notify(runtime(), fmt="json" if as_json else "text")
+
+
+@notify_app.command("test")
+@bridge_command
+def notify_test(unit: str = typer.Argument(..., help="unit code from units.yaml")) -> None:
+    """Send one test message to each of a unit's channels now and say what happened."""
+    from lapor_bridge.notify import commands
+
+    commands.send_test(runtime(), unit)
+
+
+notifications_app = typer.Typer(no_args_is_help=False, help="Notification messages: list, retry.")
+app.add_typer(notifications_app, name="notifications")
+
+
+@notifications_app.callback(invoke_without_command=True)
+@bridge_command
+def notifications(
+    ctx: typer.Context,
+    state: str | None = typer.Option(
+        None, "--state", help="pending|sending|sent|failed|dead|cancelled"
+    ),
+    unit: str | None = typer.Option(None, "--unit", help="only this unit (and its head)"),
+    limit: int = typer.Option(200, "--limit"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Messages with state, channel (secrets masked), attempts, repeats and last error, newest first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from lapor_bridge.notify import commands
+
+    commands.list_messages(
+        runtime(), state=state, unit=unit, limit=limit, fmt="json" if as_json else "table"
+    )
+
+
+@notifications_app.command("retry")
+@bridge_command
+def notifications_retry(
+    ids: list[int] = typer.Argument(..., help="message id(s)"),
+    by: str | None = typer.Option(None, "--by", help="who retries (default: the OS user)"),
+) -> None:
+    """Requeue dead or failed messages (attempts reset, the note keeps the history)."""
+    from lapor_bridge.notify import commands
+
+    commands.retry(runtime(), ids, by=_who(by))
+
+
 def main() -> None:
     app(args=hoist_global_options(sys.argv[1:]), prog_name="lapor-bridge")
 

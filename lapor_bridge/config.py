@@ -176,6 +176,22 @@ class Settings(BaseSettings):
         3600.0, ge=0, description="longest retry delay of a failed follow-up"
     )
 
+    # notifications (lapor_bridge.notify)
+    admin_notify: str | None = Field(
+        None,
+        description="apprise URLs for admin alerts, space-separated (${NAME} from the environment)",
+    )
+    stale_after_s: float = Field(
+        1800, gt=0, description="alert admins when sync has not succeeded this long"
+    )
+    notify_lease_s: float = Field(300, gt=0, description="lease of a message being delivered")
+    notify_max_attempts: int = Field(10, ge=1)
+    notify_backoff_base_s: float = Field(60.0, ge=0)
+    notify_backoff_max_s: float = Field(3600.0, ge=0)
+    notify_budget_s: float = Field(
+        30.0, gt=0, description="time one delivery pass may take; the rest waits for the next run"
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -76,9 +76,15 @@ def state_counts(session: Session, *, now: datetime) -> dict[str, dict[str, int]
 def run_demo(database: Path, *, reports: int = 300, echo: Callable[[str], None] = print) -> None:
     import tempfile
 
+    from lapor_bridge.notify.loopback import LoopbackInbox
+
     config = SimulatorConfig(initial_reports=reports)
     # the job locks go to a throwaway folder: nothing is left next to demo.db
-    with Simulator(config) as sim, tempfile.TemporaryDirectory(prefix="lapor-demo-") as locks:
+    with (
+        Simulator(config) as sim,
+        LoopbackInbox() as inbox,
+        tempfile.TemporaryDirectory(prefix="lapor-demo-") as locks,
+    ):
         settings = load_settings(
             api_url=sim.url,
             token=config.token,
@@ -86,6 +92,7 @@ def run_demo(database: Path, *, reports: int = 300, echo: Callable[[str], None] 
             database_url=f"sqlite:///{database}",
             lock_dir=Path(locks),
         )
+        settings.mappings_dir = inbox.mappings(settings.mappings_dir)  # units notify the inbox
         runtime = Runtime(settings)
         echo(f"simulator: {sim.url} ({reports} reports of instansi {config.instansi_id})")
         echo(f"store:     {database}")
@@ -136,5 +143,10 @@ def run_demo(database: Path, *, reports: int = 300, echo: Callable[[str], None] 
                 f"SLA {policy}: "
                 + ", ".join(f"{state} {n}" for state, n in sorted(by_state.items()))
             )
+        echo(
+            f"notify:    {len(inbox.received)} message(s) arrived at the loopback receiver {inbox.url}"
+        )
+        for line in inbox.newest_listing():
+            echo(f"           {line}")
         echo("next:      lapor-bridge sla summary / mappings status / export, with")
         echo(f"           LAPOR_BRIDGE_DATABASE_URL=sqlite:///{database}")

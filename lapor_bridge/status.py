@@ -129,6 +129,9 @@ def bridge_status(
             for b in session.scalars(select(BackfillRun).order_by(BackfillRun.id.desc()).limit(5))
         ]
         stuck = stuck_items(session, now=now)
+        from lapor_bridge.notify.commands import dead_messages
+
+        dead_notifications = dead_messages(session)
     last_runs = {}
     with read_session(engine) as session:
         for kind in sorted({k for (k,) in session.execute(select(SyncRun.kind).distinct())}):
@@ -151,6 +154,7 @@ def bridge_status(
         "quarantine_open": quarantine,
         "backfills": backfills,
         "stuck_outbox": stuck,
+        "dead_notifications": dead_notifications,
     }
 
 
@@ -206,7 +210,7 @@ def format_status(data: dict[str, Any]) -> list[str]:
         lines.append(
             f"attention: quarantined record {q['tracking_id']} v{q['version']}: {q['reason']}"
         )
-    for line in data["stuck_outbox"]:
+    for line in (*data["stuck_outbox"], *data.get("dead_notifications", [])):
         lines.append(f"attention: {line}")
     return lines
 

@@ -73,6 +73,19 @@ def check_units(
         )
 
 
+def check_notify_urls(units: list[Unit], add: Add) -> None:
+    """Each `notify:`/`notify_head:` URL: a scheme apprise knows (error), its
+    `${NAME}` placeholders set in this environment (warning: messages wait)."""
+    from lapor_bridge.notify.channels import url_problem
+
+    for unit in units:
+        for url, line in (*unit.notify, *unit.notify_head):
+            problem = url_problem(url)
+            if problem is not None:
+                severity, message, fix = problem
+                add(MappingIssue(unit.file, line, severity, message, fix))  # type: ignore[arg-type]
+
+
 def check_rule_references(rules: list[Rule], units: list[Unit], add: Add) -> None:
     codes = [unit.code for unit in units]
     known = set(codes)

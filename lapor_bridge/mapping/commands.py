@@ -29,6 +29,7 @@ from lapor_bridge.mapping.loader import load_mapping
 from lapor_bridge.mapping.model import Mapping
 from lapor_bridge.mapping.status import mapping_status
 from lapor_bridge.mapping.topics import load_topic_tree
+from lapor_bridge.notify import record_events
 from lapor_bridge.runtime import Runtime
 from lapor_bridge.sla import default_policies, refresh_clocks
 from lapor_bridge.sla.policy import SLA_FILE, read_policies
@@ -99,7 +100,13 @@ def check(rt: Runtime) -> Mapping:
         if issue.severity == "warning":
             out.print(f"warning: {issue}", markup=False)
     raise_if_errors(f"the files in {directory}", found)
-    assert mapping is not None
+    assert mapping is not None and models[0] is not None
+    from lapor_bridge.notify.escalation import load_escalation
+
+    escalation = load_escalation(directory, mapping, tuple(models[0].policies))  # raises too
+    for issue in escalation.warnings:
+        out.print(f"warning: {issue}", markup=False)
+    _check_admin_notify(rt, out)
     for note in mapping.notes:
         out.print(f"note: {note}", markup=False)
     out.print(
@@ -111,6 +118,21 @@ def check(rt: Runtime) -> Mapping:
         if model is not None:
             out.print(checked.ok_line(model), markup=False)
     return mapping
+
+
+def _check_admin_notify(rt: Runtime, out: Console) -> None:
+    """LAPOR_BRIDGE_ADMIN_NOTIFY is checked with the mapping's URLs (a setting: exit 2)."""
+    from lapor_bridge.errors import ConfigError
+    from lapor_bridge.notify.channels import url_problem
+
+    for url in (rt.settings.admin_notify or "").split():
+        problem = url_problem(url)
+        if problem is None:
+            continue
+        severity, message, fix = problem
+        if severity == "error":
+            raise ConfigError(f"LAPOR_BRIDGE_ADMIN_NOTIFY: {message}. {fix}")
+        out.print(f"warning: LAPOR_BRIDGE_ADMIN_NOTIFY: {message}. {fix}", markup=False)
 
 
 # --- mappings explain ---------------------------------------------------------------
@@ -246,6 +268,12 @@ def _remap(rt: Runtime, *, dry_run: bool) -> RemapResult:
         result = assign_reports(session, mapping, None, actor="remap", now=now, dry_run=dry_run)
         if not dry_run:  # a move can change the complex flag, hence due times
             _refresh_clocks(rt, session, [c.tracking_id for c in result.changes], now)
+            record_events(
+                session,
+                now=now,
+                mapping=mapping,
+                tracking_ids=[c.tracking_id for c in result.changes],
+            )
         _print_moves(result)
     return result
 
@@ -309,6 +337,7 @@ def assign(
             now=now,
         )
         _refresh_clocks(rt, session, [tracking_id], now)
+        record_events(session, now=now, mapping=mapping, tracking_ids=[tracking_id])
     _console().print(
         f"report {tracking_id}: {change.from_opd or '(unassigned)'} -> {change.to_opd} (manual; "
         "the rules will not move it until `lapor-bridge unassign`)",
@@ -325,6 +354,7 @@ def unassign(rt: Runtime, tracking_id: int, *, reason: str, by: str | None) -> A
             session, mapping, tracking_id, reason=reason, actor=by or default_actor(), now=now
         )
         _refresh_clocks(rt, session, [tracking_id], now)
+        record_events(session, now=now, mapping=mapping, tracking_ids=[tracking_id])
     _console().print(
         f"report {tracking_id}: {change.from_opd} -> {change.to_opd} ({change.mapped_by}): {change.reason}",
         markup=False,

@@ -59,6 +59,7 @@ def load_mapping(mappings_dir: Path, *, topics: dict[int, int] | None = None) ->
     units_file = str(directory / UNITS_FILE)
     if units is not None:
         checks.check_units(units, default, default_line, units_file, sink.add)
+        checks.check_notify_urls(units, sink.add)
         checks.check_rule_references(rules, units, sink.add)
     checks.check_rules(rules, topics, sink.add)
 
@@ -154,6 +155,7 @@ def _load_units(path: Path, sink: _Issues) -> tuple[list[Unit] | None, str | Non
 
     units: list[Unit] = []
     for loc, spec in _each(document, "units", UnitSpec, sink):
+        lines = document.lines_under(loc)
         units.append(
             Unit(
                 code=spec.code,
@@ -163,6 +165,8 @@ def _load_units(path: Path, sink: _Issues) -> tuple[list[Unit] | None, str | Non
                 liaison=tuple(Contact(c.name, c.phone, c.email, c.role) for c in spec.liaison),
                 file=file,
                 line=document.line_at(loc),
+                notify=_written(spec.notify, "notify", lines, document.line_at(loc)),
+                notify_head=_written(spec.notify_head, "notify_head", lines, document.line_at(loc)),
             )
         )
     return units, default, default_line

@@ -46,6 +46,9 @@ class Unit:
     liaison: tuple[Contact, ...]
     file: str
     line: int
+    # apprise URLs as written, each with its line: the liaison's, and the head's
+    notify: tuple[tuple[str, int], ...] = ()
+    notify_head: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,8 @@ EXAMPLES: dict[str, str] = {
     "email": "email: pengaduan@pemalangkab.go.id",
     "role": "role: Admin SP4N-LAPOR!",
     "note": "note: any text",
+    "notify": 'notify: ["mailtos://pengaduan:${SMTP_PASS}@mail.pemalangkab.go.id?to=dpupr@pemalangkab.go.id"]',
+    "notify_head": 'notify_head: ["tgram://${TG_BOT_TOKEN}/KEPALA_CHAT_ID"]',
     "rules": "rules: [{id: jalan-rusak, when: {topic: [101]}, opd: DPUPR}]",
     "id": "id: jalan-rusak",
     "when": "when: {topic: [101, 102]}",
@@ -152,6 +154,10 @@ class UnitSpec(_Strict):
     kecamatan: StrictStr | None = None
     liaison: Annotated[list[ContactSpec], BeforeValidator(_as_list)] = Field(default_factory=list)
     note: StrictStr | None = None
+    # apprise URLs (`${NAME}` placeholders filled from the environment when sending):
+    # the liaison's channels, and the unit head's (told when a report breaches)
+    notify: StrList = None
+    notify_head: StrList = None
 
     @field_validator("code")
     @classmethod

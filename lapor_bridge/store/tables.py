@@ -288,3 +288,99 @@ class TindakLanjut(SQLModel, table=True):
     upstream_id: int | None = None
     sent_at: datetime | None = _time(nullable=True)
     note: str | None = Field(default=None, sa_column=Column(Text))  # admin retries/cancels
+
+
+# --- notifications (transactional outbox of messages) -------------------------
+
+
+class NotifyEvent(SQLModel, table=True):
+    """Something one recipient must be told, decided from stored facts.
+
+    The natural key (kind, ref, recipient) makes an event for one recipient
+    exist once: deciding it again (a replayed page, a crash) inserts nothing.
+    `ref` names the fact: an assignment_history id, an upstream follow-up id,
+    `policy:cycle:level` of a clock, ... `quiet` events (backfill, the first
+    sync of a new store) are only counted in a summary, never listed.
+    """
+
+    __tablename__ = "notify_event"
+    __table_args__ = (
+        UniqueConstraint("kind", "ref", "recipient", name="uq_notify_event_key"),
+        Index("ix_notify_event_unbatched", "batch_id", "recipient"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str  # assigned moved_away at_risk breached escalated reply reopened transferred admin_*
+    recipient: str  # a unit code, "<CODE>/head", or "@<name>" (escalation.yaml, "@admin")
+    ref: str
+    tracking_id: int | None = Field(default=None, index=True)
+    policy: str | None = None
+    detail: dict[str, Any] | None = _json()  # codes and numbers only, never report text
+    occurred_at: datetime = _time()
+    created_at: datetime = _time()
+    quiet: bool = False
+    batch_id: int | None = None  # the message that told it (None: not yet composed)
+
+
+class NotifyBatch(SQLModel, table=True):
+    """One message for one recipient, composed once (text fixed at composition),
+    delivered to each of the recipient's channels by a NotifyMessage."""
+
+    __tablename__ = "notify_batch"
+    __table_args__ = (UniqueConstraint("key", name="uq_notify_batch_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    recipient: str = Field(index=True)
+    kind: str  # update | digest | test | admin
+    key: str | None = None  # digest:<unit>:<local date>: one digest a day
+    title: str = Field(sa_column=Column(Text, nullable=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    tracking_ids: list[int] | None = _json()
+    events: int = 0
+    created_at: datetime = _time()
+
+
+class NotifyMessage(SQLModel, table=True):
+    """The delivery of one batch to one channel (an apprise URL), with its state.
+
+    `channel` is a fingerprint of the URL as written (placeholders unexpanded);
+    `channel_label` is the URL with secrets masked. Expanded URLs are never stored.
+    """
+
+    __tablename__ = "notify_message"
+    __table_args__ = (
+        UniqueConstraint("batch_id", "channel", name="uq_notify_message_channel"),
+        Index("ix_notify_message_state_next", "state", "next_attempt_at"),
+        CheckConstraint(
+            "state IN ('pending', 'sending', 'sent', 'failed', 'dead', 'cancelled')",
+            name="ck_notify_message_state",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    batch_id: int = Field(index=True)
+    recipient: str = Field(index=True)
+    channel: str
+    channel_label: str
+    state: str = "pending"
+    attempts: int = 0
+    next_attempt_at: datetime | None = _time(nullable=True)
+    lease_owner: str | None = None
+    lease_until: datetime | None = _time(nullable=True)
+    last_attempt_at: datetime | None = _time(nullable=True)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    uncertain: bool = False  # the last attempt may have been handed over
+    repeats: int = 0  # times sent again after an uncertain outcome (each recorded in note)
+    created_at: datetime = _time()
+    sent_at: datetime | None = _time(nullable=True)
+    note: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class NotifyWatermark(SQLModel, table=True):
+    """How far the event decisions have read a growing table (e.g. assignment_history)."""
+
+    __tablename__ = "notify_watermark"
+
+    name: str = Field(primary_key=True)
+    last_id: int = 0
+    last_at: datetime | None = _time(nullable=True)

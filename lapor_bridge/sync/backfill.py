@@ -100,6 +100,7 @@ def run_backfill(
                     settings.page_limit,
                     now=now,
                 )
+                ctx.notify_quiet = True  # history: one summary per unit, no per-report messages
                 _walk(ctx, run_id, all_windows, position, end, progress, now, summary)
             summary.requests = client.requests_made
             summary.duration_s = round(time.monotonic() - started, 3)

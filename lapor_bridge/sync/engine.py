@@ -25,6 +25,8 @@ from sqlmodel import Session
 from lapor_bridge.errors import CursorExpired, UpstreamError
 from lapor_bridge.job import check_stop, start_job
 from lapor_bridge.mapping import Mapping, assign_reports, load_mapping
+from lapor_bridge.notify import record_events
+from lapor_bridge.notify.escalation import load_escalation
 from lapor_bridge.outbox.echoes import reconcile_echoes
 from lapor_bridge.runtime import Runtime
 from lapor_bridge.sla import SlaPolicies, default_policies, refresh_clocks
@@ -69,6 +71,7 @@ class PullContext:
     page_limit: int
     now: Callable[[], datetime] = utcnow
     on_page: Callable[[PageResult], None] | None = None
+    notify_quiet: bool = False  # backfill, first sync: no per-report messages
 
 
 @dataclass(kw_only=True)
@@ -106,6 +109,7 @@ class SyncSummary(PullCounts):
     run_id: int | None = None
     outcome: str = "ok"  # ok | partial (lapor_bridge.job)
     quarantine_open: int = 0  # records in quarantine not yet settled (any run's)
+    notify: dict[str, Any] | None = None
 
 
 def record_page(
@@ -175,6 +179,14 @@ def pull_window(
                 policies=ctx.policies,
                 now=now,
             )
+            if result.tracking_ids:
+                record_events(
+                    session,
+                    now=now,
+                    mapping=ctx.mapping,
+                    tracking_ids=result.tracking_ids,
+                    quiet=ctx.notify_quiet,
+                )
             position = (
                 window.end
                 if done
@@ -195,7 +207,11 @@ def load_rules(runtime: Runtime, topics: dict[int, int] | None) -> tuple[Mapping
     """The mapping (validated against the topic tree) and the SLA policies.
     Either being invalid stops the run before anything is written."""
     mappings_dir = runtime.settings.mappings_dir
-    return load_mapping(mappings_dir, topics=topics), default_policies(mappings_dir)
+    mapping, policies = load_mapping(mappings_dir, topics=topics), default_policies(mappings_dir)
+    load_escalation(
+        mappings_dir, mapping, tuple(policies.policies)
+    )  # refuses a bad escalation.yaml
+    return mapping, policies
 
 
 def run_sync(
@@ -231,6 +247,9 @@ def run_sync(
             if push:
                 check_stop()
                 summary.push, summary.stuck = _push(runtime, client, now)
+            from lapor_bridge.notify.service import notify_after_sync
+
+            summary.notify = notify_after_sync(engine, mapping, settings, now)
             summary.quarantine_open = _open_quarantine(engine)
             summary.requests = client.requests_made
             summary.duration_s = round(time.monotonic() - started, 3)
@@ -253,6 +272,11 @@ def _pull(runtime: Runtime, ctx: PullContext) -> SyncSummary:
     with read_session(engine) as session:
         checkpoint = session.get(SyncCheckpoint, (ctx.instansi_id, INCREMENTAL))
         high_water = checkpoint.high_water if checkpoint else None
+        # the first sync of a new store (also when resumed after a crash): summaries only
+        ever_ok = session.scalar(
+            select(SyncRun.id).where(SyncRun.kind == "sync", SyncRun.ok.is_(True)).limit(1)
+        )
+    ctx.notify_quiet = checkpoint is None or ever_ok is None
     end = window_end(now(), upstream_now)
     repair: str | None = None
     if checkpoint_ahead(high_water, end):
@@ -376,6 +400,8 @@ def format_sync(s: SyncSummary) -> str:
         )
         if p.get("stopped"):
             line += f" (stopped: {p['stopped']})"
+    if s.notify:
+        line += "; notify: " + ", ".join(f"{k} {v}" for k, v in s.notify.items())
     if s.outcome != "ok":
         line += f" [{s.outcome}]"
     return line

@@ -80,11 +80,9 @@ def test_init_writes_the_config_and_the_shipped_mappings(tmp_path):
 
 def test_mappings_ship_in_the_package():
     shipped = Path(__import__("lapor_bridge").__file__).parent / "defaults" / "mappings"
-    assert sorted(p.name for p in shipped.glob("*.yaml")) >= [
-        "rules.yaml",
-        "sla.yaml",
-        "units.yaml",
-    ]
+    names = {p.name for p in shipped.glob("*.yaml")}
+    assert names == {p.name for p in (REPO / "mappings").glob("*.yaml")}
+    assert names >= {"rules.yaml", "sla.yaml", "units.yaml", "escalation.yaml"}
     pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
     globs = pyproject["tool"]["setuptools"]["package-data"]["lapor_bridge"]
     assert "defaults/mappings/*.yaml" in globs

@@ -1,0 +1,483 @@
+"""Deciding what people must be told, from what the store already holds.
+
+`record_events` runs inside the transaction of the change that causes the
+events (a sync page, a remap, `assign`, `unassign`) and in a time-driven pass
+(the end of `sync`, `notify`). It reads:
+
+- assignment_history after a watermark (notify_watermark "assignment_history",
+  moved in the same transaction): `assigned` to the new unit, `moved_away` to
+  the old one. Every writer of assignment_history holds the mapping's write
+  lock (PostgreSQL advisory lock, SQLite's write lock) and calls this function
+  before committing, so ids are seen in order and none is skipped;
+- sla_clock against `now`: a clock past a level of escalation.yaml (at-risk
+  point, due time, `after_hours` later) gives one event per target;
+- citizens' replies (PELAPOR follow-ups), reopened clocks (cycle > 1) and
+  reports transferred away, seen in the last RECENT;
+- on a store that had data before notifications existed, the first pass
+  decides everything already true quietly (migration 0004 marks it);
+- for admins ("@admin"): dead outbox items, dead notification messages, open
+  quarantine, and (time pass only) a sync that has not succeeded for
+  `stale_after_s`.
+
+Every event has a natural key (kind, ref, recipient) with a unique constraint
+and is inserted with ON CONFLICT DO NOTHING: deciding twice inserts nothing,
+so a replayed page or a crash between decision and commit is harmless.
+Events hold codes and ids only, never report text. `quiet` events (backfill,
+the first sync of a new store) are only counted in a summary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import String, cast, exists, func, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col
+
+from lapor_bridge.mapping.model import Mapping
+from lapor_bridge.notify.escalation import Escalation, Level
+from lapor_bridge.store.tables import (
+    Assignment,
+    AssignmentHistory,
+    NotifyEvent,
+    NotifyMessage,
+    NotifyWatermark,
+    Quarantine,
+    ReportRow,
+    SlaClock,
+    SyncRun,
+    TindakLanjut,
+    UpstreamFollowUpRow,
+)
+
+ADMIN = "@admin"
+HISTORY = "assignment_history"
+UPGRADE_QUIET = "upgrade_quiet"  # set by migration 0004 on a store that already had data
+RECENT = timedelta(days=7)  # replies, reopens and transfers older than this are not news
+CHUNK = 500
+
+# kinds, in the order a message lists them
+ASSIGNED = "assigned"
+MOVED_AWAY = "moved_away"
+AT_RISK = "at_risk"
+BREACHED = "breached"
+ESCALATED = "escalated"
+REPLY = "reply"
+REOPENED = "reopened"
+TRANSFERRED = "transferred"
+ADMIN_DEAD_OUTBOX = "admin_dead_outbox"
+ADMIN_DEAD_MESSAGE = "admin_dead_message"
+ADMIN_QUARANTINE = "admin_quarantine"
+ADMIN_STALE_SYNC = "admin_stale_sync"
+KINDS = (
+    ASSIGNED,
+    AT_RISK,
+    BREACHED,
+    ESCALATED,
+    REPLY,
+    REOPENED,
+    TRANSFERRED,
+    MOVED_AWAY,
+    ADMIN_DEAD_OUTBOX,
+    ADMIN_DEAD_MESSAGE,
+    ADMIN_QUARANTINE,
+    ADMIN_STALE_SYNC,
+)
+
+
+@dataclass(frozen=True)
+class Decided:
+    kind: str
+    recipient: str
+    ref: str
+    occurred_at: datetime
+    tracking_id: int | None = None
+    policy: str | None = None
+    detail: dict[str, Any] | None = None
+
+
+def head_of(unit: str) -> str:
+    return f"{unit}/head"
+
+
+def record_events(
+    session: Session,
+    *,
+    now: datetime,
+    mapping: Mapping,
+    escalation: Escalation | None = None,
+    tracking_ids: Sequence[int] | None = None,
+    quiet: bool = False,
+    time_pass: bool = False,
+    stale_after_s: float | None = None,
+) -> int:
+    """Decide and insert the events of what changed; returns how many are new.
+
+    Runs in the caller's transaction and never commits. `tracking_ids` limits
+    the clock, reply and transfer checks to those reports (a sync page);
+    None checks all. `time_pass` adds the admin checks (and `stale_after_s`
+    the stale-sync check).
+    """
+    if escalation is None:
+        from lapor_bridge.notify.escalation import load_escalation
+
+        escalation = load_escalation(mapping.directory, mapping)
+    session.flush()
+    ids = None if tracking_ids is None else sorted(set(tracking_ids))
+    upgraded = session.get(NotifyWatermark, UPGRADE_QUIET)
+    if upgraded is not None:  # the first pass after notifications came to a running store
+        quiet, ids = True, None
+        session.delete(upgraded)
+    decided: list[Decided] = []
+    decided += _assignments(session)
+    for chunk in _chunks(ids):
+        decided += _clock_events(session, now, mapping, escalation, chunk)
+        decided += _replies_and_transfers(session, now, chunk)
+    if time_pass:
+        decided += _admin_events(session, now, stale_after_s)
+    return _insert(session, decided, now=now, quiet=quiet)
+
+
+def _chunks(ids: list[int] | None) -> Iterable[list[int] | None]:
+    if ids is None:
+        yield None
+        return
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start : start + CHUNK]
+
+
+# --- assignment changes ---------------------------------------------------------
+
+
+def _assignments(session: Session) -> list[Decided]:
+    mark = session.get(NotifyWatermark, HISTORY)
+    last = mark.last_id if mark else 0
+    rows = session.execute(
+        select(
+            AssignmentHistory.id,
+            AssignmentHistory.tracking_id,
+            AssignmentHistory.at,
+            AssignmentHistory.actor,
+            AssignmentHistory.from_opd,
+            AssignmentHistory.to_opd,
+            AssignmentHistory.mapped_by,
+        )
+        .where(col(AssignmentHistory.id) > last)
+        .order_by(col(AssignmentHistory.id))
+    ).all()
+    if not rows:
+        return []
+    out: list[Decided] = []
+    for hid, tracking_id, at, actor, from_opd, to_opd, mapped_by in rows:
+        if from_opd == to_opd:
+            continue
+        detail = {"from": from_opd, "to": to_opd, "by": mapped_by, "actor": actor}
+        out.append(Decided(ASSIGNED, to_opd, str(hid), at, tracking_id, None, detail))
+        if from_opd:
+            out.append(Decided(MOVED_AWAY, from_opd, str(hid), at, tracking_id, None, detail))
+    newest = rows[-1][0]
+    if mark is None:
+        session.add(NotifyWatermark(name=HISTORY, last_id=newest))
+        session.flush()
+    else:
+        session.execute(
+            update(NotifyWatermark)
+            .where(NotifyWatermark.name == HISTORY, col(NotifyWatermark.last_id) < newest)
+            .values(last_id=newest)
+        )
+    return out
+
+
+# --- clocks ------------------------------------------------------------------------------
+
+
+def _clock_ref(level: Level) -> Any:
+    return (
+        cast(SlaClock.tracking_id, String)
+        + literal(":")
+        + SlaClock.policy
+        + literal(":")
+        + cast(SlaClock.cycle, String)
+        + literal(f":{level.id}")
+    )
+
+
+def _kind(level: Level) -> str:
+    if level.at == "at_risk":
+        return AT_RISK
+    return ESCALATED if level.after_hours > 0 else BREACHED
+
+
+def _clock_events(
+    session: Session,
+    now: datetime,
+    mapping: Mapping,
+    escalation: Escalation,
+    ids: list[int] | None,
+) -> list[Decided]:
+    out: list[Decided] = []
+    for level in escalation.levels:
+        kind = _kind(level)
+        point = SlaClock.at_risk_at if level.at == "at_risk" else SlaClock.due_at
+        shift = timedelta(hours=level.after_hours)
+        ref = _clock_ref(level)
+        query = (
+            select(
+                SlaClock.tracking_id,
+                SlaClock.policy,
+                SlaClock.cycle,
+                point,
+                SlaClock.due_at,
+                Assignment.opd,
+            )
+            .join(ReportRow, ReportRow.tracking_id == SlaClock.tracking_id)
+            .outerjoin(Assignment, Assignment.tracking_id == SlaClock.tracking_id)
+            .where(
+                col(SlaClock.stopped_at).is_(None),
+                col(ReportRow.transferred).is_(False),
+                col(point) <= now - shift,
+                ~exists().where(
+                    NotifyEvent.kind == kind,
+                    NotifyEvent.ref == ref,
+                ),
+            )
+        )
+        if level.at == "at_risk":  # a clock already past due is told as breached instead
+            query = query.where(col(SlaClock.due_at) > now)
+        if level.policies is not None:
+            query = query.where(col(SlaClock.policy).in_(sorted(level.policies)))
+        if ids is not None:
+            query = query.where(col(SlaClock.tracking_id).in_(ids))
+        for tracking_id, policy, cycle, at, _due_at, opd in session.execute(query):
+            unit = opd or mapping.default
+            detail = {"level": level.id, "cycle": cycle, "opd": unit}
+            for recipient in _targets(level, unit, mapping, escalation):
+                out.append(
+                    Decided(
+                        kind,
+                        recipient,
+                        f"{tracking_id}:{policy}:{cycle}:{level.id}",
+                        at + shift,
+                        tracking_id,
+                        policy,
+                        detail,
+                    )
+                )
+    return out
+
+
+def _targets(level: Level, unit: str, mapping: Mapping, escalation: Escalation) -> list[str]:
+    out: list[str] = []
+    for target in level.notify:
+        if target == "unit":
+            out.append(unit)
+        elif target == "head":
+            out.append(head_of(unit))
+        elif target == "coordinator":
+            out.append(mapping.default)
+        elif target in escalation.recipients:
+            out.append(f"@{target}")
+        else:
+            out.append(target)
+    return list(dict.fromkeys(out))
+
+
+# --- citizens' replies, reopened and transferred reports ------------------------------------
+
+
+def _replies_and_transfers(session: Session, now: datetime, ids: list[int] | None) -> list[Decided]:
+    since = now - RECENT
+    out: list[Decided] = []
+    replies = (
+        select(
+            UpstreamFollowUpRow.id,
+            UpstreamFollowUpRow.tracking_id,
+            UpstreamFollowUpRow.created_at,
+            Assignment.opd,
+        )
+        .join(ReportRow, ReportRow.tracking_id == UpstreamFollowUpRow.tracking_id)
+        .join(Assignment, Assignment.tracking_id == UpstreamFollowUpRow.tracking_id)
+        .where(
+            UpstreamFollowUpRow.author == "PELAPOR",
+            col(UpstreamFollowUpRow.first_seen_at) >= since,
+            col(ReportRow.transferred).is_(False),
+            ~exists().where(
+                NotifyEvent.kind == REPLY,
+                NotifyEvent.ref == cast(UpstreamFollowUpRow.id, String),
+            ),
+        )
+    )
+    reopened = (
+        select(SlaClock.tracking_id, SlaClock.cycle, SlaClock.started_at, Assignment.opd)
+        .join(Assignment, Assignment.tracking_id == SlaClock.tracking_id)
+        .where(
+            col(SlaClock.cycle) > 1,
+            col(SlaClock.started_at) >= since,
+            ~exists().where(
+                NotifyEvent.kind == REOPENED,
+                NotifyEvent.ref
+                == cast(SlaClock.tracking_id, String) + literal(":") + cast(SlaClock.cycle, String),
+            ),
+        )
+        .distinct()
+    )
+    transferred = (
+        select(ReportRow.tracking_id, ReportRow.transferred_at, Assignment.opd)
+        .join(Assignment, Assignment.tracking_id == ReportRow.tracking_id)
+        .where(
+            col(ReportRow.transferred).is_(True),
+            col(ReportRow.transferred_at) >= since,
+            ~exists().where(
+                NotifyEvent.kind == TRANSFERRED,
+                NotifyEvent.ref == cast(ReportRow.tracking_id, String),
+            ),
+        )
+    )
+    if ids is not None:
+        replies = replies.where(col(UpstreamFollowUpRow.tracking_id).in_(ids))
+        reopened = reopened.where(col(SlaClock.tracking_id).in_(ids))
+        transferred = transferred.where(col(ReportRow.tracking_id).in_(ids))
+    for fid, tracking_id, at, opd in session.execute(replies):
+        out.append(Decided(REPLY, opd, str(fid), at, tracking_id, None, {"opd": opd}))
+    seen: set[str] = set()
+    for tracking_id, cycle, at, opd in session.execute(reopened):
+        ref = f"{tracking_id}:{cycle}"
+        if ref not in seen:
+            seen.add(ref)
+            out.append(Decided(REOPENED, opd, ref, at, tracking_id, None, {"cycle": cycle}))
+    for tracking_id, at, opd in session.execute(transferred):
+        out.append(Decided(TRANSFERRED, opd, str(tracking_id), at, tracking_id, None, {}))
+    return out
+
+
+# --- for admins ------------------------------------------------------------------------------
+
+
+def _admin_events(session: Session, now: datetime, stale_after_s: float | None) -> list[Decided]:
+    out: list[Decided] = []
+    for item in session.execute(
+        select(
+            TindakLanjut.id,
+            TindakLanjut.tracking_id,
+            TindakLanjut.last_attempt_at,
+            TindakLanjut.created_at,
+        ).where(TindakLanjut.state == "dead")
+    ):
+        at = item.last_attempt_at or item.created_at
+        out.append(
+            Decided(
+                ADMIN_DEAD_OUTBOX,
+                ADMIN,
+                f"{item.id}@{at.isoformat()}",
+                at,
+                item.tracking_id,
+                None,
+                {"outbox_id": item.id},
+            )
+        )
+    for message in session.execute(
+        select(NotifyMessage.id, NotifyMessage.recipient, NotifyMessage.last_attempt_at).where(
+            NotifyMessage.state == "dead", NotifyMessage.recipient != ADMIN
+        )
+    ):
+        at = message.last_attempt_at or now
+        out.append(
+            Decided(
+                ADMIN_DEAD_MESSAGE,
+                ADMIN,
+                f"{message.id}@{at.isoformat()}",
+                at,
+                None,
+                None,
+                {"message_id": message.id, "recipient": message.recipient},
+            )
+        )
+    for q in session.execute(
+        select(Quarantine.id, Quarantine.tracking_id, Quarantine.first_seen_at).where(
+            col(Quarantine.resolved_at).is_(None)
+        )
+    ):
+        out.append(
+            Decided(
+                ADMIN_QUARANTINE,
+                ADMIN,
+                str(q.id),
+                q.first_seen_at,
+                q.tracking_id,
+                None,
+                {"quarantine_id": q.id},
+            )
+        )
+    if stale_after_s is not None:
+        out += _stale_sync(session, now, stale_after_s)
+    return out
+
+
+def _stale_sync(session: Session, now: datetime, stale_after_s: float) -> list[Decided]:
+    last_ok = session.execute(
+        select(SyncRun.id, SyncRun.finished_at)
+        .where(SyncRun.kind == "sync", col(SyncRun.ok).is_(True))
+        .order_by(col(SyncRun.id).desc())
+        .limit(1)
+    ).first()
+    limit = now - timedelta(seconds=stale_after_s)
+    if last_ok is not None:
+        if last_ok.finished_at is None or last_ok.finished_at >= limit:
+            return []
+        since = last_ok.finished_at
+        ref = f"after-run-{last_ok.id}"
+    else:
+        first = session.execute(
+            select(func.min(SyncRun.started_at)).where(SyncRun.kind == "sync")
+        ).scalar()
+        if first is None or first >= limit:
+            return []  # never tried, or trying for less than the limit
+        since, ref = first, "never"
+    return [
+        Decided(
+            ADMIN_STALE_SYNC,
+            ADMIN,
+            ref,
+            since + timedelta(seconds=stale_after_s),
+            None,
+            None,
+            {"since": since.isoformat(), "stale_after_s": stale_after_s},
+        )
+    ]
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def _insert(session: Session, decided: list[Decided], *, now: datetime, quiet: bool) -> int:
+    if not decided:
+        return 0
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = NotifyEvent.__table__  # type: ignore[attr-defined]
+    rows = [
+        {
+            "kind": d.kind,
+            "recipient": d.recipient,
+            "ref": d.ref,
+            "tracking_id": d.tracking_id,
+            "policy": d.policy,
+            "detail": d.detail,
+            "occurred_at": d.occurred_at,
+            "created_at": now,
+            "quiet": quiet,
+            "batch_id": None,
+        }
+        for d in decided
+    ]
+    written = 0
+    for start in range(0, len(rows), CHUNK):
+        statement = insert(table).on_conflict_do_nothing(
+            index_elements=["kind", "ref", "recipient"]
+        )
+        result = session.execute(statement, rows[start : start + CHUNK])
+        written += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+    return written
