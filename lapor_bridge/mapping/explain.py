@@ -69,14 +69,22 @@ class Explanation:
         return asdict(self)
 
 
-def explain(session: Session, mapping: Mapping, tracking_id: int) -> Explanation:
+def explain(
+    session: Session,
+    mapping: Mapping,
+    tracking_id: int,
+    *,
+    topics: tuple[dict[int, int], dict[int, str]] | None = None,
+) -> Explanation:
+    """`topics` is (tree, names) read once by a caller explaining many reports."""
     report = session.get(Report, tracking_id)
     if report is None:
         raise MappingRequestError(
             f"no report {tracking_id} in the store; check the tracking id or run `lapor-bridge sync` first"
         )
-    tree = load_topic_tree(session) or {}
-    names = topic_names(session)
+    if topics is None:
+        topics = (load_topic_tree(session) or {}, topic_names(session))
+    tree, names = topics
     facts = report_facts(
         tree,
         tracking_id=report.tracking_id,
