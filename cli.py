@@ -239,6 +239,51 @@ def status(as_json: bool = typer.Option(False, "--json")) -> None:
         typer.echo(f"attention: {line}")
 
 
+# --- what people read: the site, the recap, one report -----------------------
+
+
+@app.command()
+@bridge_command
+def report(
+    out: Path = typer.Option(..., "--out", help="folder of the site (created if missing)"),
+    since: str | None = typer.Option(None, help="ranking period start, e.g. 2026-11-01 (WIB)"),
+    until: str | None = typer.Option(None, help="ranking period end, exclusive (WIB)"),
+) -> None:
+    """Write the static SLA site (overview, one page per OPD and per open report) to --out."""
+    from lapor_bridge.reports.site import build_site
+
+    result = build_site(
+        runtime(), out, since=cli_time(since, "--since"), until=cli_time(until, "--until")
+    )
+    typer.echo(result.describe(), err=True)
+
+
+@app.command()
+@bridge_command
+def recap(
+    month: str = typer.Option(..., "--month", help="the month, e.g. 2026-11"),
+    out: Path = typer.Option(..., "--out", help="the xlsx file to write"),
+    csv_out: Path | None = typer.Option(
+        None, "--csv", help="the ranking as CSV (default: --out with .csv)"
+    ),
+) -> None:
+    """Monthly recap for the Regent's office: xlsx (ranking, per OPD, kecamatan) + ranking CSV."""
+    from lapor_bridge.reports.recap import write_recap
+
+    typer.echo(write_recap(runtime(), month, out, csv_path=csv_out).describe(), err=True)
+
+
+@app.command()
+@bridge_command
+def show(
+    tracking_id: int = typer.Argument(..., help="the report's LAPOR! tracking id"),
+) -> None:
+    """One report: content, thread (ours, LAPOR!'s, the citizen's), clocks, assignment and why."""
+    from lapor_bridge.reports.detail import show_report
+
+    show_report(runtime(), tracking_id)
+
+
 # --- mapping commands --------------------------------------------------------
 
 mappings_app = typer.Typer(

@@ -74,6 +74,12 @@ class SiteResult:
     report_pages: int
     removed: int
 
+    def describe(self) -> str:
+        return (
+            f"wrote {self.pages} pages to {self.out_dir} (overview, {self.opd_pages} OPD, "
+            f"{self.report_pages} open reports; {self.removed} old report pages removed)"
+        )
+
 
 def page_name(code: str) -> str:
     return UNASSIGNED_PAGE if code == UNASSIGNED else re.sub(r"[^A-Za-z0-9_-]", "_", code)
