@@ -178,25 +178,40 @@ def export(
     masbupsiaga: bool = typer.Option(
         False, "--masbupsiaga", help="only Mas Bup Siaga reports (SMS keyword or #masbupsiaga)"
     ),
+    excel: bool = typer.Option(
+        False, "--excel", help="CSV for Excel: UTF-8 BOM, ';', WIB times, ya/tidak"
+    ),
+    opd: str | None = typer.Option(None, "--opd", help="only reports assigned to this OPD"),
+    since: str | None = typer.Option(None, help="only reports that reached us on/after (WIB)"),
+    until: str | None = typer.Option(None, help="only reports that reached us before (WIB)"),
 ) -> None:
     """One row per report (RAHASIA titles withheld, no reporter identity)."""
     from lapor_bridge.export import write_export
+    from lapor_bridge.mapping.apply import unit_code
     from lapor_bridge.sla import default_policies
 
     if fmt not in ("jsonl", "csv"):
         raise typer.BadParameter("use jsonl or csv", param_hint="--format")
+    if excel and fmt != "csv":
+        raise typer.BadParameter("--excel goes with --format csv", param_hint="--excel")
     rt = runtime()
     policies = list(default_policies(rt.settings.mappings_dir).policies)
+    options = dict(
+        fmt=fmt,
+        policies=policies,
+        masbupsiaga_only=masbupsiaga,
+        opd=unit_code(rt.settings.mappings_dir, opd),
+        since=cli_time(since, "--since"),
+        until=cli_time(until, "--until"),
+        excel=excel,
+        zone=rt.settings.zone,
+    )
     if output is None:
-        write_export(
-            rt.engine, sys.stdout, fmt=fmt, policies=policies, masbupsiaga_only=masbupsiaga
-        )
+        write_export(rt.engine, sys.stdout, **options)  # type: ignore[arg-type]
         return
     tmp = output.with_name(output.name + ".part")
     with tmp.open("w", encoding="utf-8", newline="") as out:
-        count = write_export(
-            rt.engine, out, fmt=fmt, policies=policies, masbupsiaga_only=masbupsiaga
-        )
+        count = write_export(rt.engine, out, **options)  # type: ignore[arg-type]
     tmp.replace(output)
     typer.echo(f"exported {count} reports to {output}", err=True)
 
@@ -383,7 +398,7 @@ def sla(
     as_json: bool = typer.Option(False, "--json"),
     as_csv: bool = typer.Option(False, "--csv"),
 ) -> None:
-    """List reports with their clocks, most urgent first."""
+    """Reports with their clocks, most urgent first: one row per report (both clocks)."""
     if ctx.invoked_subcommand is not None:
         return
     from lapor_bridge.sla.commands import show_clocks
@@ -408,12 +423,25 @@ def sla_summary(
     since: str | None = typer.Option(
         None, help="only clocks started on/after, e.g. 2026-01-01 (WIB)"
     ),
+    until: str | None = typer.Option(None, help="only clocks started before, e.g. 2026-12-01"),
+    opd: str | None = typer.Option(None, "--opd", help="only this OPD code"),
+    sort: str = typer.Option("name", "--sort", help="breaches | on-time | name"),
     as_json: bool = typer.Option(False, "--json"),
+    as_csv: bool = typer.Option(False, "--csv"),
 ) -> None:
     """Per OPD: counts by state, share met on time, median and p90 time to the stop event."""
     from lapor_bridge.sla.commands import show_summary
 
-    show_summary(runtime(), since=cli_time(since, "--since"), fmt="json" if as_json else "table")
+    if as_json and as_csv:
+        raise typer.BadParameter("choose one of --json or --csv")
+    show_summary(
+        runtime(),
+        since=cli_time(since, "--since"),
+        until=cli_time(until, "--until"),
+        opd=opd,
+        sort=sort,
+        fmt="json" if as_json else "csv" if as_csv else "table",
+    )
 
 
 @sla_app.command("recompute")

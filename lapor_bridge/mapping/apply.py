@@ -83,6 +83,15 @@ def resolve_unit(mapping: Mapping, opd: str, *, also: Sequence[str] = ()) -> str
     )
 
 
+def unit_code(mappings_dir: Any, opd: str | None, *, also: Sequence[str] = ()) -> str | None:
+    """resolve_unit against the mapping in `mappings_dir`; None stays None."""
+    if opd is None:
+        return None
+    from lapor_bridge.mapping.loader import load_mapping
+
+    return resolve_unit(load_mapping(mappings_dir), opd, also=also)
+
+
 @dataclass(frozen=True, slots=True)
 class AssignmentChange:
     tracking_id: int

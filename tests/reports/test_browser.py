@@ -120,8 +120,8 @@ def test_overview_and_an_opd_page_render_without_console_errors(
     assert all(code == 200 for _, code in server.requests), server.requests
     for png in shots.values():
         assert colours(png) > 40, f"{png} looks blank"
-    if os.environ.get("LAPOR_BRIDGE_SAVE_SCREENSHOT"):
-        shutil.copy(shots["overview"], os.environ["LAPOR_BRIDGE_SAVE_SCREENSHOT"])
+    if os.environ.get("SAVE_OVERVIEW_PNG"):
+        shutil.copy(shots["overview"], os.environ["SAVE_OVERVIEW_PNG"])
 
 
 def test_the_console_check_sees_an_error(chromium: str, tmp_path: Path) -> None:
