@@ -9,6 +9,7 @@ replaced here, before any template sees them; reporter columns are never read.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
@@ -17,7 +18,8 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from lapor_bridge.export import WITHHELD
-from lapor_bridge.mapping.explain import Explanation, explain
+from lapor_bridge.mapping.apply import MappingRequestError
+from lapor_bridge.mapping.explain import Explanation, explain_many
 from lapor_bridge.mapping.model import DEFAULT, Mapping
 from lapor_bridge.mapping.topics import load_topic_tree, topic_names
 from lapor_bridge.outbox.admin import OutboxRow, list_outbox
@@ -299,87 +301,129 @@ class ReportDetail:
 
 @dataclass
 class DetailReader:
-    """Reads report details; the topic tree is read once for many reports."""
+    """Reads report details in bulk (500 per round of queries); the topic tree once."""
 
     session: Session
     mapping: Mapping
     policies: SlaPolicies
     now: datetime
+    earlier: bool = True  # also why each earlier rule did not match (`show`; not the site)
     _topics: tuple[dict[int, int], dict[int, str]] | None = field(default=None, init=False)
     _clocks: dict[int, ReportClocks] = field(default_factory=dict, init=False)
 
     def preload(self, reports: list[ReportClocks]) -> None:
+        """Clocks the caller already read (the open reports), so they are not read again."""
         self._clocks.update({r.tracking_id: r for r in reports})
 
     def detail(self, tracking_id: int) -> ReportDetail:
+        found = list(self.details([tracking_id]))
+        if not found:
+            raise MappingRequestError(
+                f"no report {tracking_id} in the store; check the tracking id or run "
+                "`lapor-bridge sync` first"
+            )
+        return found[0]
+
+    def details(self, tracking_ids: Sequence[int]) -> Iterator[ReportDetail]:
         session = self.session
         if self._topics is None:
             self._topics = (load_topic_tree(session) or {}, topic_names(session))
-        why = explain(session, self.mapping, tracking_id, topics=self._topics)
-        report = session.get(Report, tracking_id)
-        assert report is not None  # explain raised otherwise
-        rahasia = report.privacy == "RAHASIA"
-        clocks = self._clocks.get(tracking_id)
-        if clocks is None:
-            found = list_report_clocks(
-                session,
-                now=self.now,
-                policies=self.policies,
-                include_closed=True,
-                tracking_ids=[tracking_id],
-            ).reports
-            clocks = found[0] if found else None
-        return ReportDetail(
-            tracking_id=tracking_id,
-            title=WITHHELD if rahasia else report.title,
-            content=WITHHELD if rahasia else report.content,
-            rahasia=rahasia,
-            status=report.status,
-            topic=why.topic,
-            kecamatan=report.kecamatan,
-            desa=report.desa,
-            channel=channel_of(report.channel, report.masbupsiaga),
-            classification=report.classification,
-            created_at=report.created_at,
-            disposed_at=report.disposed_at,
-            transferred=report.transferred,
-            clocks=clocks,
-            thread=thread(session, tracking_id, rahasia=rahasia),
-            explanation=why,
-        )
+        ids = list(tracking_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            whys = explain_many(
+                session, self.mapping, chunk, topics=self._topics, earlier=self.earlier
+            )
+            reports = {tid: session.get(Report, tid) for tid in whys}  # already loaded
+            secret = {tid for tid, r in reports.items() if r is not None and r.privacy == "RAHASIA"}
+            threads = threads_of(session, list(whys), secret)
+            missing = [tid for tid in whys if tid not in self._clocks]
+            if missing:
+                self.preload(
+                    list_report_clocks(
+                        session,
+                        now=self.now,
+                        policies=self.policies,
+                        include_closed=True,
+                        tracking_ids=missing,
+                    ).reports
+                )
+            for tid in chunk:
+                report = reports.get(tid)
+                if report is None:
+                    continue
+                rahasia = tid in secret
+                yield ReportDetail(
+                    tracking_id=tid,
+                    title=WITHHELD if rahasia else report.title,
+                    content=WITHHELD if rahasia else report.content,
+                    rahasia=rahasia,
+                    status=report.status,
+                    topic=whys[tid].topic,
+                    kecamatan=report.kecamatan,
+                    desa=report.desa,
+                    channel=channel_of(report.channel, report.masbupsiaga),
+                    classification=report.classification,
+                    created_at=report.created_at,
+                    disposed_at=report.disposed_at,
+                    transferred=report.transferred,
+                    clocks=self._clocks.get(tid),
+                    thread=threads.get(tid, []),
+                    explanation=whys[tid],
+                )
+            session.expunge_all()
 
 
-def thread(session: Session, tracking_id: int, *, rahasia: bool) -> list[ThreadEntry]:
-    """Ours (tindak lanjut with their delivery state), the answers made on the
-    LAPOR! site, the citizen's replies: oldest first. Echoes of ours are skipped."""
-    entries = [
-        ThreadEntry(
-            at=t.created_at,
-            who="OPD",
-            unit=t.opd,
-            status=t.status,
-            text=WITHHELD if rahasia else t.content,
-            delivery=t.state,
+def threads_of(
+    session: Session, tracking_ids: Sequence[int], rahasia: set[int]
+) -> dict[int, list[ThreadEntry]]:
+    """Each report's thread: ours (tindak lanjut with their delivery state), the
+    answers made on the LAPOR! site, the citizen's replies; oldest first. Echoes
+    of ours are skipped; the text of a RAHASIA report's entries is withheld."""
+    out: dict[int, list[ThreadEntry]] = defaultdict(list)
+    for t in session.execute(
+        select(
+            TindakLanjut.tracking_id,
+            TindakLanjut.created_at,
+            TindakLanjut.opd,
+            TindakLanjut.status,
+            TindakLanjut.content,
+            TindakLanjut.state,
+        ).where(TindakLanjut.tracking_id.in_(tracking_ids))  # type: ignore[attr-defined]
+    ):
+        out[t.tracking_id].append(
+            ThreadEntry(
+                at=t.created_at,
+                who="OPD",
+                unit=t.opd,
+                status=t.status,
+                text=WITHHELD if t.tracking_id in rahasia else t.content,
+                delivery=t.state,
+            )
         )
-        for t in session.execute(
-            select(TindakLanjut).where(TindakLanjut.tracking_id == tracking_id)
-        ).scalars()
-    ]
     for f in session.execute(
-        select(UpstreamFollowUp).where(
-            UpstreamFollowUp.tracking_id == tracking_id,
+        select(
+            UpstreamFollowUp.tracking_id,
+            UpstreamFollowUp.created_at,
+            UpstreamFollowUp.author,
+            UpstreamFollowUp.unit,
+            UpstreamFollowUp.status,
+            UpstreamFollowUp.content,
+        ).where(
+            UpstreamFollowUp.tracking_id.in_(tracking_ids),  # type: ignore[attr-defined]
             UpstreamFollowUp.is_echo.is_(False),  # type: ignore[attr-defined]
         )
-    ).scalars():
-        entries.append(
+    ):
+        out[f.tracking_id].append(
             ThreadEntry(
                 at=f.created_at,
                 who=f.author,
                 unit=f.unit,
                 status=f.status,
-                text=WITHHELD if rahasia else f.content,
+                text=WITHHELD if f.tracking_id in rahasia else f.content,
                 delivery=None,
             )
         )
-    entries.sort(key=lambda e: e.at)
-    return entries
+    for entries in out.values():
+        entries.sort(key=lambda e: e.at)
+    return out

@@ -19,7 +19,7 @@ import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -97,10 +97,15 @@ def environment(
         undefined=jinja2.StrictUndefined,
     )
     catalog = translations("reports", lang)  # type: ignore[arg-type]
+
+    @lru_cache(maxsize=65536)
+    def wib(moment: datetime | None) -> str:
+        return "-" if moment is None else format_local_time(moment, lang, zone)  # type: ignore[arg-type]
+
     env.install_gettext_translations(catalog, newstyle=True)  # type: ignore[attr-defined]
     t = catalog.gettext
     env.filters.update(
-        wib=lambda moment: "-" if moment is None else format_local_time(moment, lang, zone),  # type: ignore[arg-type]
+        wib=wib,
         time_left=lambda s: format_time_left(s, lang),  # type: ignore[arg-type]
         duration=lambda s: "-" if s is None else format_duration(s, lang),  # type: ignore[arg-type]
         pct=lambda share: "-" if share is None else f"{share:.0%}".replace(".", ","),
@@ -118,10 +123,19 @@ def environment(
     return env
 
 
-def _write(path: Path, text: str) -> None:
+def _write(path: Path, text: str) -> bool:
+    """Write `text` to `path` through a temporary file and a rename; an
+    unchanged page is left alone (most report pages between two cron runs)."""
+    data = text.encode("utf-8")
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_bytes(data)
     os.replace(tmp, path)
+    return True
 
 
 def build_site(
@@ -154,7 +168,7 @@ def build_site(
             session, now=now, policies=policies, mapping=mapping, codes=opd_codes
         )
         open_reports = [r for page in pages for r in page.open]
-        reader = data.DetailReader(session, mapping, policies, now)
+        reader = data.DetailReader(session, mapping, policies, now, earlier=False)
         reader.preload(open_reports)
         report_ids = {r.tracking_id for r in open_reports}
 
@@ -183,10 +197,9 @@ def build_site(
                 render("opd.html", root="../", page=page, policies=o.policies, **common),
             )
         report_template = env.get_template("report.html")
-        for tracking_id in sorted(report_ids):
-            detail = reader.detail(tracking_id)
+        for detail in reader.details(sorted(report_ids)):
             _write(
-                out_dir / "laporan" / f"{tracking_id}.html",
+                out_dir / "laporan" / f"{detail.tracking_id}.html",
                 report_template.render(root="../", d=detail, **common),
             )
     removed = 0
