@@ -117,6 +117,7 @@ def environment(
         ),
         lapor_link=report_link,
         page_name=page_name,
+        basename=lambda where: Path(where).name,
         policy_text=lambda p: policy_text.get(p, p),
     )
     env.globals.update(lang=lang, withheld=data.WITHHELD, states=STATES)

@@ -157,25 +157,6 @@ def _console(out: IO[str]) -> Console:
     return Console(file=out, width=None if out.isatty() else 160)
 
 
-def human_duration(seconds: float) -> str:
-    """`1d 3h`, `5h 12m`, `40m`: coarse, for people."""
-    total = int(abs(seconds)) // 60
-    days, rest = divmod(total, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m"
-
-
-def time_left(row: ClockRow) -> str:
-    word = "left" if row.time_left_s >= 0 else "overdue"
-    if row.stopped_at is not None:
-        word = "early" if row.time_left_s >= 0 else "late"
-    return f"{human_duration(row.time_left_s)} {word}"
-
-
 _STYLE = {
     State.BREACHED: "bold red",
     State.AT_RISK: "yellow",
@@ -184,27 +165,6 @@ _STYLE = {
     State.MET: "cyan",
     State.STOPPED: "dim",
 }
-
-
-def clocks_table(rows: Sequence[ClockRow], policies: SlaPolicies) -> Table:
-    zone = policies.tz
-    table = Table(title=f"SLA clocks ({len(rows)}), times in {policies.zone}")
-    for name in ("tracking id", "OPD", "policy", "state", "due", "time", "stopped", "cycle"):
-        table.add_column(name)
-    for r in rows:
-        table.add_row(
-            str(r.tracking_id),
-            r.opd + (" (complex)" if r.complex else ""),
-            r.policy,
-            f"[{_STYLE[State(r.state)]}]{r.state}[/]",
-            r.due_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-            time_left(r),
-            ""
-            if r.stopped_at is None
-            else f"{r.stopped_at.astimezone(zone):%Y-%m-%d %H:%M} {r.stop_reason}",
-            str(r.cycle),
-        )
-    return table
 
 
 def write_csv(rows: Sequence[ClockRow], out: IO[str]) -> None:
