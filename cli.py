@@ -455,8 +455,6 @@ def sla_recompute() -> None:
 
 # --- push commands -----------------------------------------------------------
 
-OUTBOX_STATES = ("pending", "sending", "sent", "failed", "dead", "cancelled")
-
 
 def _who(by: str | None) -> str | None:
     if by:
@@ -521,7 +519,9 @@ app.add_typer(outbox_app, name="outbox")
 @bridge_command
 def outbox(
     ctx: typer.Context,
-    state: str | None = typer.Option(None, "--state", help=" | ".join(OUTBOX_STATES)),
+    state: str | None = typer.Option(
+        None, "--state", help="only items in this outbox state (pending, failed, dead, ...)"
+    ),
     opd: str | None = typer.Option(None, "--opd", help="only this OPD code"),
     report: int | None = typer.Option(None, "--report", help="only this tracking ID"),
     limit: int = typer.Option(200, "--limit", help="at most this many rows"),
@@ -531,9 +531,10 @@ def outbox(
     if ctx.invoked_subcommand is not None:
         return
     from lapor_bridge.outbox import commands
+    from lapor_bridge.outbox.states import OutboxState
 
-    if state is not None and state not in OUTBOX_STATES:
-        raise typer.BadParameter(f"use one of {', '.join(OUTBOX_STATES)}", param_hint="--state")
+    if state is not None and state not in set(OutboxState):
+        raise typer.BadParameter(f"use one of {', '.join(OutboxState)}", param_hint="--state")
     commands.show_outbox(
         runtime(),
         state=state,

@@ -32,9 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lapor_bridge.outbox import push_outbox
 from lapor_bridge.outbox.respond import new_external_ref
 from lapor_bridge.store import open_store, write_session
-from lapor_bridge.store.tables import Report, TindakLanjut
+from lapor_bridge.store.tables import ReportRow, TindakLanjut
 from lapor_bridge.timeutil import parse_upstream_time, utcnow
-from lapor_bridge.upstream.client import LaporClient, RetryPolicy
+from lapor_bridge.upstream.client import LaporClient, RequestRetryPolicy
 
 TOKEN = "sim-token"
 OPEN = ("DISPOSISI", "DIPROSES", "SELESAI")
@@ -68,11 +68,11 @@ def fill(engine: Any, truth: list[dict[str, Any]], n: int) -> None:
     now = utcnow()
     with write_session(engine) as session:
         for r in truth:
-            if r["status"] not in OPEN or session.get(Report, r["tracking_id"]) is not None:
+            if r["status"] not in OPEN or session.get(ReportRow, r["tracking_id"]) is not None:
                 continue
             at = parse_upstream_time(r["updated_at"])
             session.add(
-                Report(
+                ReportRow(
                     tracking_id=r["tracking_id"], version=r["version"], title="t", content="c",
                     classification=r["classification"], privacy=r["privacy"], channel=r["channel"],
                     status=r["status"], instansi_id=r["instansi_id"], created_at=at,
@@ -101,7 +101,9 @@ def bench_one(store_url: str, sim_url: str, rate: float | None, n: int) -> dict[
         sim_url,
         TOKEN,
         timeout=(2.0, 5.0),
-        retry=RetryPolicy(max_attempts=3, max_elapsed_s=5, backoff_base_s=0.05, backoff_max_s=0.2),
+        retry=RequestRetryPolicy(
+            max_attempts=3, max_elapsed_s=5, backoff_base_s=0.05, backoff_max_s=0.2
+        ),
         rate_limit_per_s=rate,
     )
     started = time.perf_counter()

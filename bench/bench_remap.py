@@ -29,7 +29,7 @@ from lapor_bridge.mapping import assign_reports, load_mapping
 from lapor_bridge.simulator.seed import KECAMATAN, TOPICS
 from lapor_bridge.simulator.textgen import TEMPLATES, report_text
 from lapor_bridge.store import open_store, write_session
-from lapor_bridge.store.tables import Report, Topic
+from lapor_bridge.store.tables import ReportRow, TopicRow
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 3, 2, tzinfo=UTC)
@@ -76,11 +76,11 @@ def reports(n: int) -> list[dict[str, object]]:
 def fill(engine: Engine, rows: list[dict[str, object]]) -> None:
     with write_session(engine) as session:
         session.execute(
-            insert(Topic.__table__),  # type: ignore[attr-defined]
+            insert(TopicRow.__table__),  # type: ignore[attr-defined]
             [{"id": t, "parent": p, "name": n, "synced_at": NOW} for t, p, n in TOPICS],
         )
         for start in range(0, len(rows), 10_000):
-            session.execute(insert(Report.__table__), rows[start : start + 10_000])  # type: ignore[attr-defined]
+            session.execute(insert(ReportRow.__table__), rows[start : start + 10_000])  # type: ignore[attr-defined]
 
 
 def timed_remap(engine: Engine, mappings: Path, label: str) -> None:

@@ -30,7 +30,7 @@ from sqlalchemy import Engine, create_engine, insert, text
 from lapor_bridge.sla import load_policies, refresh_clocks
 from lapor_bridge.sla.views import list_clocks, summarize
 from lapor_bridge.store import open_store, read_session, write_session
-from lapor_bridge.store.tables import Assignment, Report, TindakLanjut, UpstreamFollowUp
+from lapor_bridge.store.tables import Assignment, ReportRow, TindakLanjut, UpstreamFollowUpRow
 
 MAPPINGS = Path(__file__).parents[1] / "mappings"
 NOW = datetime(2026, 11, 1, 5, 0, tzinfo=UTC)
@@ -136,10 +136,10 @@ def _upstream(id_: int, tracking_id: int, at: datetime, author: str, echo: bool)
 
 def load(engine: Engine, data: dict[str, list[dict[str, Any]]]) -> None:
     tables = {
-        "report": Report,
+        "report": ReportRow,
         "assignment": Assignment,
         "local": TindakLanjut,
-        "upstream": UpstreamFollowUp,
+        "upstream": UpstreamFollowUpRow,
     }
     with write_session(engine) as session:
         for name, model in tables.items():

@@ -21,7 +21,7 @@ from lapor_bridge.simulator import Simulator, SimulatorConfig
 from lapor_bridge.sla import default_policies
 from lapor_bridge.sla.views import state_expression
 from lapor_bridge.store import read_session, write_session
-from lapor_bridge.store.tables import Assignment, Report, SlaClock, UpstreamFollowUp
+from lapor_bridge.store.tables import Assignment, ReportRow, SlaClock, UpstreamFollowUpRow
 from lapor_bridge.sync.engine import run_sync
 from lapor_bridge.timeutil import utcnow
 
@@ -40,9 +40,9 @@ def _answer_one_report(runtime: Runtime) -> int | None:
 
     with write_session(runtime.engine) as session:
         tracking_id = session.scalars(
-            select(Report.tracking_id)
-            .where(Report.status == "DISPOSISI", Report.transferred.is_(False))
-            .order_by(Report.tracking_id)
+            select(ReportRow.tracking_id)
+            .where(ReportRow.status == "DISPOSISI", ReportRow.transferred.is_(False))
+            .order_by(ReportRow.tracking_id)
         ).first()
         if tracking_id is not None:
             record_tindak_lanjut(
@@ -102,8 +102,8 @@ def run_demo(database: Path, *, reports: int = 300, echo: Callable[[str], None] 
         with read_session(runtime.engine) as session:
             echoes = session.scalar(
                 select(func.count())
-                .select_from(UpstreamFollowUp)
-                .where(UpstreamFollowUp.is_echo.is_(True))
+                .select_from(UpstreamFollowUpRow)
+                .where(UpstreamFollowUpRow.is_echo.is_(True))
             )
         echo(
             f"sync 3:    fetched {third.fetched} (the look-back re-reads; updated {third.updated}); "
@@ -115,7 +115,7 @@ def run_demo(database: Path, *, reports: int = 300, echo: Callable[[str], None] 
                 .group_by(Assignment.opd)
                 .order_by(func.count().desc())
             ).all()
-            total = session.scalar(select(func.count()).select_from(Report))
+            total = session.scalar(select(func.count()).select_from(ReportRow))
         echo(f"stored:    {total} reports; per OPD:")
         for opd, count in per_opd[:12]:
             echo(f"           {opd:<22} {count}")

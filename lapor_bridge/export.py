@@ -24,7 +24,7 @@ from sqlalchemy.orm import aliased
 from lapor_bridge.reports.cells import safe_text
 from lapor_bridge.sla.views import state_expression
 from lapor_bridge.store import read_session
-from lapor_bridge.store.tables import Assignment, Report, SlaClock
+from lapor_bridge.store.tables import Assignment, ReportRow, SlaClock
 from lapor_bridge.timeutil import WIB, rfc3339, utcnow
 from lapor_bridge.upstream.models import Privacy
 
@@ -91,44 +91,44 @@ def export_rows(
         names += [due, state]
     query = (
         select(
-            Report.tracking_id,
-            Report.version,
-            Report.status,
-            Report.updated_at,
-            Report.created_at,
-            Report.disposed_at,
-            Report.transferred,
-            Report.instansi_id,
-            Report.topic_id,
-            Report.classification,
-            Report.channel,
-            Report.privacy,
-            Report.masbupsiaga,
-            Report.kecamatan,
-            Report.desa,
-            Report.title,
+            ReportRow.tracking_id,
+            ReportRow.version,
+            ReportRow.status,
+            ReportRow.updated_at,
+            ReportRow.created_at,
+            ReportRow.disposed_at,
+            ReportRow.transferred,
+            ReportRow.instansi_id,
+            ReportRow.topic_id,
+            ReportRow.classification,
+            ReportRow.channel,
+            ReportRow.privacy,
+            ReportRow.masbupsiaga,
+            ReportRow.kecamatan,
+            ReportRow.desa,
+            ReportRow.title,
             Assignment.opd,
             Assignment.co_opd,
             Assignment.complex,
             Assignment.mapped_by,
             *clock_columns,
         )
-        .outerjoin(Assignment, Assignment.tracking_id == Report.tracking_id)
-        .order_by(Report.tracking_id)
+        .outerjoin(Assignment, Assignment.tracking_id == ReportRow.tracking_id)
+        .order_by(ReportRow.tracking_id)
         .execution_options(yield_per=2000)
     )
     if masbupsiaga_only:
-        query = query.where(Report.masbupsiaga.is_(True))
+        query = query.where(ReportRow.masbupsiaga.is_(True))
     if opd is not None:
         query = query.where(Assignment.opd == opd)
-    reached = func.coalesce(Report.disposed_at, Report.created_at)
+    reached = func.coalesce(ReportRow.disposed_at, ReportRow.created_at)
     if since is not None:
         query = query.where(reached >= since)
     if until is not None:
         query = query.where(reached < until)
     for clock, policy in clocks:
         query = query.outerjoin(
-            clock, and_(clock.tracking_id == Report.tracking_id, clock.policy == policy)
+            clock, and_(clock.tracking_id == ReportRow.tracking_id, clock.policy == policy)
         )
     with read_session(engine) as session:
         for row in session.execute(query).mappings():

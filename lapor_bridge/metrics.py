@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
 from sqlalchemy import Engine, func, select
 
 from lapor_bridge.store import read_session
-from lapor_bridge.store.tables import Quarantine, Report, SyncCheckpoint, SyncRun, TindakLanjut
+from lapor_bridge.store.tables import Quarantine, ReportRow, SyncCheckpoint, SyncRun, TindakLanjut
 
 
 def write_metrics(engine: Engine, path: Path | None) -> None:
@@ -63,7 +63,7 @@ def write_metrics(engine: Engine, path: Path | None) -> None:
         if row is not None:
             checkpoint.set(row.high_water.timestamp())
         for transferred, count in session.execute(
-            select(Report.transferred, func.count()).group_by(Report.transferred)
+            select(ReportRow.transferred, func.count()).group_by(ReportRow.transferred)
         ):
             reports.labels(str(bool(transferred)).lower()).set(count)
         quarantined.set(

@@ -24,7 +24,7 @@ class Runtime:
         return open_store(self.settings.database_url)
 
     def client(self):  # -> LaporClient (imported late: the client module is heavy-ish)
-        from lapor_bridge.upstream.client import LaporClient, RetryPolicy
+        from lapor_bridge.upstream.client import LaporClient, RequestRetryPolicy
 
         api_url, token, _ = self.settings.require_upstream()
         s = self.settings
@@ -32,7 +32,7 @@ class Runtime:
             api_url,
             token,
             timeout=(s.connect_timeout_s, s.read_timeout_s),
-            retry=RetryPolicy(
+            retry=RequestRetryPolicy(
                 max_attempts=s.max_attempts,
                 max_elapsed_s=s.max_retry_elapsed_s,
                 max_retry_after_s=s.max_retry_after_s,

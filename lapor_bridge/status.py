@@ -17,7 +17,7 @@ from lapor_bridge.store.tables import (
     Assignment,
     BackfillRun,
     Quarantine,
-    Report,
+    ReportRow,
     SyncCheckpoint,
     SyncRun,
 )
@@ -47,9 +47,10 @@ def bridge_status(engine: Engine, *, now: datetime | None = None) -> dict[str, A
             .where(SyncRun.kind == "sync", SyncRun.ok.is_(True))
             .order_by(SyncRun.id.desc())
         ).first()
-        reports = session.scalar(select(func.count()).select_from(Report)) or 0
+        reports = session.scalar(select(func.count()).select_from(ReportRow)) or 0
         transferred = (
-            session.scalar(select(func.count()).select_from(Report).where(Report.transferred)) or 0
+            session.scalar(select(func.count()).select_from(ReportRow).where(ReportRow.transferred))
+            or 0
         )
         unmapped = (
             session.scalar(

@@ -30,17 +30,17 @@ from sqlalchemy import Table, select, text
 from sqlmodel import Session
 
 from lapor_bridge.errors import BridgeError
-from lapor_bridge.mapping.match import ReportFacts, Route, Router, report_facts, route, why
+from lapor_bridge.mapping.match import Route, Router, RoutingFacts, report_facts, route, why
 from lapor_bridge.mapping.model import DEFAULT, MANUAL, Mapping
 from lapor_bridge.mapping.schema import did_you_mean
 from lapor_bridge.mapping.topics import TopicTree, load_topic_tree
-from lapor_bridge.store.tables import Assignment, AssignmentHistory, Report
+from lapor_bridge.store.tables import Assignment, AssignmentHistory, ReportRow
 
 CHUNK = 500  # ids per IN (...) list
 _LOCK_KEY = 0x4C41504F52  # "LAPOR": pg_advisory_xact_lock key of assignment writers
 _ASSIGNMENT: Table = Assignment.__table__  # type: ignore[attr-defined]
 _HISTORY: Table = AssignmentHistory.__table__  # type: ignore[attr-defined]
-_REPORT: Table = Report.__table__  # type: ignore[attr-defined]
+_REPORT: Table = ReportRow.__table__  # type: ignore[attr-defined]
 
 
 class MappingRequestError(BridgeError):
@@ -332,7 +332,7 @@ def _current(session: Session, ids: list[int] | None) -> dict[int, _Current]:
     }
 
 
-def _facts(tree: TopicTree, row: Any, path: tuple[int, ...] | None = None) -> ReportFacts:
+def _facts(tree: TopicTree, row: Any, path: tuple[int, ...] | None = None) -> RoutingFacts:
     return report_facts(
         tree,
         tracking_id=row.tracking_id,

@@ -7,7 +7,7 @@ Citizens reach the programme through two LAPOR! channels:
 - the hashtag `#masbupsiaga` (any case) in a tweet/report text or in its tags.
 
 `is_masbupsiaga` tells whether a report belongs to the programme (the sync
-stores it in `Report.masbupsiaga`); `strip_keyword` removes the leading SMS
+stores it in `ReportRow.masbupsiaga`); `strip_keyword` removes the leading SMS
 keyword so that display and keyword matching see only the citizen's words.
 Pure functions, no I/O.
 """

@@ -20,7 +20,7 @@ from lapor_bridge.mapping.apply import MappingRequestError
 from lapor_bridge.mapping.match import check_rule, report_facts, route, why
 from lapor_bridge.mapping.model import MANUAL, RULE_PREFIX, Mapping
 from lapor_bridge.mapping.topics import load_topic_tree, topic_names
-from lapor_bridge.store.tables import Assignment, AssignmentHistory, Report
+from lapor_bridge.store.tables import Assignment, AssignmentHistory, ReportRow
 
 
 @dataclass(frozen=True)
@@ -106,9 +106,9 @@ def explain_many(
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         reports = session.execute(
-            select(Report)
-            .options(defer(Report.raw))  # type: ignore[arg-type]
-            .where(Report.tracking_id.in_(chunk))  # type: ignore[attr-defined]
+            select(ReportRow)
+            .options(defer(ReportRow.raw))  # type: ignore[arg-type]
+            .where(ReportRow.tracking_id.in_(chunk))  # type: ignore[attr-defined]
         ).scalars()
         assignments = {
             a.tracking_id: a
@@ -133,7 +133,7 @@ def explain_many(
 
 def _explanation(
     mapping: Mapping,
-    report: Report,
+    report: ReportRow,
     assignment: Assignment | None,
     history: Sequence[AssignmentHistory],
     topics: tuple[dict[int, int], dict[int, str]],
@@ -203,7 +203,7 @@ def _topic(topic_id: int | None, path: tuple[int, ...], names: dict[int, str]) -
 
 
 def _notes(
-    report: Report, assignment: Assignment | None, opd: str, mapped_by: str
+    report: ReportRow, assignment: Assignment | None, opd: str, mapped_by: str
 ) -> tuple[str, ...]:
     notes: list[str] = []
     if report.transferred:

@@ -1,6 +1,6 @@
 """Matching a report against the rules: pure functions, no I/O.
 
-A report is reduced once to its `ReportFacts` (folded words, normalised
+A report is reduced once to its `RoutingFacts` (folded words, normalised
 place names, the topic with its ancestors); then the rules are tried in
 order and the first that matches decides (`route`). `check_rule` gives the
 same answer with the reasons, for `explain` and the history's "why".
@@ -17,7 +17,7 @@ from lapor_bridge.mapping.text import phrase, place_name, searchable
 from lapor_bridge.mapping.topics import TopicTree, topic_path
 
 
-class ReportFacts:
+class RoutingFacts:
     """What the rules look at in one report. The words of title and content
     are prepared on first use: most reports are routed by topic or place
     before any keyword rule is reached."""
@@ -69,7 +69,7 @@ class ReportFacts:
 
     def __repr__(self) -> str:
         return (
-            f"ReportFacts({self.tracking_id}, topic={self.topic_path}, kecamatan={self.kecamatan!r}, "
+            f"RoutingFacts({self.tracking_id}, topic={self.topic_path}, kecamatan={self.kecamatan!r}, "
             f"desa={self.desa!r}, channel={self.channel}, classification={self.classification}, "
             f"masbupsiaga={self.masbupsiaga}, text={self.text!r})"
         )
@@ -88,7 +88,7 @@ def report_facts(
     classification: str,
     masbupsiaga: bool,
     path: tuple[int, ...] | None = None,
-) -> ReportFacts:
+) -> RoutingFacts:
     """Facts of a report; an SMS loses its leading `masbupsiaga` keyword first.
     `path` may pass the topic's path when the caller has it cached."""
     channel = str(channel).upper()
@@ -96,7 +96,7 @@ def report_facts(
         content = strip_keyword(content or "")
     if path is None:
         path = topic_path(tree, topic_id) if topic_id is not None else ()
-    return ReportFacts(
+    return RoutingFacts(
         tracking_id=tracking_id,
         topic_id=topic_id,
         topic_path=path,
@@ -121,7 +121,7 @@ class Route:
     rule: Rule | None
 
 
-def rule_matches(rule: Rule, facts: ReportFacts) -> bool:
+def rule_matches(rule: Rule, facts: RoutingFacts) -> bool:
     """Whether every dimension the rule looks at holds for the report."""
     if rule.topic and rule.topic.isdisjoint(facts.topic_path):
         return False
@@ -136,7 +136,7 @@ def rule_matches(rule: Rule, facts: ReportFacts) -> bool:
     return not rule.keyword or _keyword_hit(rule, facts) is not None
 
 
-def _channel_hit(rule: Rule, facts: ReportFacts) -> str | None:
+def _channel_hit(rule: Rule, facts: RoutingFacts) -> str | None:
     if facts.channel in rule.channel:
         return facts.channel
     if facts.masbupsiaga and "MASBUPSIAGA" in rule.channel:
@@ -144,7 +144,7 @@ def _channel_hit(rule: Rule, facts: ReportFacts) -> str | None:
     return None
 
 
-def _keyword_hit(rule: Rule, facts: ReportFacts) -> str | None:
+def _keyword_hit(rule: Rule, facts: RoutingFacts) -> str | None:
     """The first keyword of the rule found in the report, as folded."""
     for word in rule.keyword_words:
         if word in facts.words:
@@ -155,7 +155,7 @@ def _keyword_hit(rule: Rule, facts: ReportFacts) -> str | None:
     return None
 
 
-def route(mapping: Mapping, facts: ReportFacts) -> Route:
+def route(mapping: Mapping, facts: RoutingFacts) -> Route:
     """The first matching rule's unit, or the default unit (mapped_by "default")."""
     for rule in mapping.rules:
         if rule_matches(rule, facts):
@@ -194,7 +194,7 @@ class Router:
             path = self._paths[topic_id] = topic_path(self.tree, topic_id)  # type: ignore[arg-type]
         return path
 
-    def route(self, facts: ReportFacts) -> Route:
+    def route(self, facts: RoutingFacts) -> Route:
         candidates = self._candidates.get(facts.topic_id)
         if candidates is None:
             candidates = self._candidates[facts.topic_id] = tuple(
@@ -206,7 +206,7 @@ class Router:
                 return self._routes[rule.id]
         return self._default
 
-    def why(self, answer: Route, facts: ReportFacts) -> str:
+    def why(self, answer: Route, facts: RoutingFacts) -> str:
         """The reason recorded for a rule-made assignment (cached by what it says)."""
         rule = answer.rule
         if rule is None:
@@ -229,7 +229,7 @@ class Router:
 NO_RULE = "no rule matched: the default unit's triage queue"
 
 
-def why(answer: Route, facts: ReportFacts) -> str:
+def why(answer: Route, facts: RoutingFacts) -> str:
     """The reason recorded for an assignment made by the rules."""
     if answer.rule is None:
         return NO_RULE
@@ -268,13 +268,13 @@ class RuleCheck:
         return "; ".join(c.detail for c in shown)
 
 
-def check_rule(rule: Rule, facts: ReportFacts) -> RuleCheck:
+def check_rule(rule: Rule, facts: RoutingFacts) -> RuleCheck:
     """Every dimension the rule looks at, whether it held and on what."""
     checks = tuple(_check(rule, facts, dim) for dim in DIMENSIONS if getattr(rule, dim))
     return RuleCheck(rule, all(c.matched for c in checks), checks)
 
 
-def _check(rule: Rule, facts: ReportFacts, dimension: str) -> DimensionCheck:
+def _check(rule: Rule, facts: RoutingFacts, dimension: str) -> DimensionCheck:
     wanted = _written(rule, dimension)
     if dimension == "topic":
         hit = next((t for t in facts.topic_path if t in rule.topic), None)

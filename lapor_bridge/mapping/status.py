@@ -24,7 +24,7 @@ from sqlmodel import Session
 from lapor_bridge.mapping.apply import require_unit
 from lapor_bridge.mapping.model import DEFAULT, Mapping
 from lapor_bridge.mapping.topics import load_topic_tree, topic_names, topic_path
-from lapor_bridge.store.tables import Assignment, Report
+from lapor_bridge.store.tables import Assignment, ReportRow
 
 IDLE_DAYS = 90
 EXAMPLES = 10
@@ -52,9 +52,9 @@ def mapping_status(
 
 def _per_opd(session: Session, mapping: Mapping, opd: str | None) -> list[dict[str, Any]]:
     query = (
-        select(Assignment.opd, Report.status, Report.transferred, func.count())
-        .join(Report, Report.tracking_id == Assignment.tracking_id)
-        .group_by(Assignment.opd, Report.status, Report.transferred)
+        select(Assignment.opd, ReportRow.status, ReportRow.transferred, func.count())
+        .join(ReportRow, ReportRow.tracking_id == Assignment.tracking_id)
+        .group_by(Assignment.opd, ReportRow.status, ReportRow.transferred)
     )
     if opd is not None:
         query = query.where(Assignment.opd == opd)
@@ -87,10 +87,10 @@ def _count(entry: dict[str, Any], status: str, transferred: bool, count: int) ->
 def _co_assigned(session: Session, opd: str) -> dict[str, Any]:
     pattern = '%"' + opd.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + '"%'
     query = (
-        select(Report.status, Report.transferred, func.count())
-        .join(Assignment, Report.tracking_id == Assignment.tracking_id)
+        select(ReportRow.status, ReportRow.transferred, func.count())
+        .join(Assignment, ReportRow.tracking_id == Assignment.tracking_id)
         .where(type_coerce(Assignment.co_opd, Text).like(pattern, escape="\\"))
-        .group_by(Report.status, Report.transferred)
+        .group_by(ReportRow.status, ReportRow.transferred)
     )
     entry: dict[str, Any] = {"total": 0, "by_status": {}, "transferred": 0}
     for status, transferred, count in session.execute(query):
@@ -99,15 +99,15 @@ def _co_assigned(session: Session, opd: str) -> dict[str, Any]:
 
 
 def _unmapped(session: Session, mapping: Mapping) -> dict[str, Any]:
-    where = and_(Assignment.mapped_by == DEFAULT, Report.transferred.is_(False))  # type: ignore[attr-defined]
+    where = and_(Assignment.mapped_by == DEFAULT, ReportRow.transferred.is_(False))  # type: ignore[attr-defined]
     joined = select(Assignment.tracking_id).join(
-        Report, Report.tracking_id == Assignment.tracking_id
+        ReportRow, ReportRow.tracking_id == Assignment.tracking_id
     )
     count = session.execute(
         select(func.count()).select_from(joined.where(where).subquery())
     ).scalar_one()
     examples = session.execute(
-        joined.where(where).order_by(Report.created_at.desc()).limit(EXAMPLES)  # type: ignore[attr-defined]
+        joined.where(where).order_by(ReportRow.created_at.desc()).limit(EXAMPLES)  # type: ignore[attr-defined]
     ).scalars()
     return {"default_unit": mapping.default, "count": count, "examples": list(examples)}
 
@@ -115,9 +115,9 @@ def _unmapped(session: Session, mapping: Mapping) -> dict[str, Any]:
 def _not_assigned(session: Session) -> int:
     query = (
         select(func.count())
-        .select_from(Report)
-        .outerjoin(Assignment, Assignment.tracking_id == Report.tracking_id)
-        .where(Assignment.tracking_id.is_(None), Report.transferred.is_(False))  # type: ignore[union-attr,attr-defined]
+        .select_from(ReportRow)
+        .outerjoin(Assignment, Assignment.tracking_id == ReportRow.tracking_id)
+        .where(Assignment.tracking_id.is_(None), ReportRow.transferred.is_(False))  # type: ignore[union-attr,attr-defined]
     )
     return int(session.execute(query).scalar_one())
 
@@ -129,9 +129,9 @@ def _topics_without_rule(session: Session, mapping: Mapping) -> list[dict[str, A
     tree = load_topic_tree(session) or {}
     names = topic_names(session)
     seen = session.execute(
-        select(Report.topic_id, func.count())
-        .where(Report.topic_id.is_not(None))  # type: ignore[union-attr]
-        .group_by(Report.topic_id)
+        select(ReportRow.topic_id, func.count())
+        .where(ReportRow.topic_id.is_not(None))  # type: ignore[union-attr]
+        .group_by(ReportRow.topic_id)
     )
     missing = [
         {"topic": topic, "name": names.get(topic), "reports": count}
@@ -147,8 +147,8 @@ def _idle_rules(
     hits = dict(
         session.execute(
             select(Assignment.mapped_by, func.count())
-            .join(Report, Report.tracking_id == Assignment.tracking_id)
-            .where(or_(Report.created_at >= cutoff, Report.updated_at >= cutoff))
+            .join(ReportRow, ReportRow.tracking_id == Assignment.tracking_id)
+            .where(or_(ReportRow.created_at >= cutoff, ReportRow.updated_at >= cutoff))
             .group_by(Assignment.mapped_by)
         ).all()
     )

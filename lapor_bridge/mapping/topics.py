@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlmodel import Session
 
-from lapor_bridge.store.tables import Topic
+from lapor_bridge.store.tables import TopicRow
 
 TopicTree = dict[int, int]  # topic id -> parent id (0 for a root)
 
@@ -23,10 +23,10 @@ def topic_path(tree: TopicTree, topic_id: int) -> tuple[int, ...]:
 
 def load_topic_tree(session: Session) -> TopicTree | None:
     """The synced topic tree from the `topic` table, or None when it is empty."""
-    rows = session.execute(select(Topic.id, Topic.parent)).all()  # type: ignore[call-overload]
+    rows = session.execute(select(TopicRow.id, TopicRow.parent)).all()  # type: ignore[call-overload]
     return {int(tid): int(parent) for tid, parent in rows} or None
 
 
 def topic_names(session: Session) -> dict[int, str]:
-    rows = session.execute(select(Topic.id, Topic.name)).all()  # type: ignore[call-overload]
+    rows = session.execute(select(TopicRow.id, TopicRow.name)).all()  # type: ignore[call-overload]
     return {int(tid): str(name) for tid, name in rows}

@@ -26,14 +26,14 @@ from lapor_bridge.outbox.respond import (
     record_follow_up,
     record_tindak_lanjut,
 )
-from lapor_bridge.outbox.states import State
+from lapor_bridge.outbox.states import OutboxState
 
 __all__ = [
     "CsvImport",
     "OutboxRow",
+    "OutboxState",
     "PushSummary",
     "ReplyRow",
-    "State",
     "cancel_item",
     "import_csv",
     "list_outbox",

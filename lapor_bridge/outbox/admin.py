@@ -16,9 +16,9 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from lapor_bridge.outbox.errors import OutboxCommandError
-from lapor_bridge.outbox.states import SETTLED, State, add_note
+from lapor_bridge.outbox.states import SETTLED, OutboxState, add_note
 from lapor_bridge.sla import SlaPolicies, refresh_clocks
-from lapor_bridge.store.tables import Assignment, Report, TindakLanjut, UpstreamFollowUp
+from lapor_bridge.store.tables import Assignment, ReportRow, TindakLanjut, UpstreamFollowUpRow
 from lapor_bridge.timeutil import rfc3339
 from lapor_bridge.upstream.models import Author, Privacy
 
@@ -58,7 +58,7 @@ class OutboxRow:
 def list_outbox(
     session: Session,
     *,
-    state: State | None = None,
+    state: OutboxState | None = None,
     opd: str | None = None,
     tracking_id: int | None = None,
     limit: int = 200,
@@ -71,7 +71,7 @@ def list_outbox(
         query = query.where(TindakLanjut.opd == opd)
     if tracking_id is not None:
         query = query.where(TindakLanjut.tracking_id == tracking_id)
-    order = col(TindakLanjut.id).desc() if state == State.SENT else col(TindakLanjut.id)
+    order = col(TindakLanjut.id).desc() if state == OutboxState.SENT else col(TindakLanjut.id)
     items = list(session.exec(query.order_by(order).limit(limit)).all())
     waits = _waits_for(session, items)
     secret = _rahasia(session, {i.tracking_id for i in items})
@@ -140,8 +140,8 @@ def _rahasia(session: Session, tracking_ids: Iterable[int]) -> set[int]:
     if not ids:
         return set()
     rows = session.exec(
-        select(Report.tracking_id).where(
-            col(Report.tracking_id).in_(ids), Report.privacy == Privacy.RAHASIA
+        select(ReportRow.tracking_id).where(
+            col(ReportRow.tracking_id).in_(ids), ReportRow.privacy == Privacy.RAHASIA
         )
     ).all()
     return set(rows)
@@ -161,23 +161,25 @@ def retry_items(
     """Requeue items: dead -> pending with attempts reset (the last error is kept
     in the note); a failed item is made due now. Returns the ids requeued."""
     if all_dead:
-        items = list(session.exec(select(TindakLanjut).where(TindakLanjut.state == State.DEAD)))
+        items = list(
+            session.exec(select(TindakLanjut).where(TindakLanjut.state == OutboxState.DEAD))
+        )
     else:
         items = [_get(session, item_id) for item_id in ids]
     for item in items:
-        if item.state == State.DEAD:
+        if item.state == OutboxState.DEAD:
             item.note = add_note(
                 item.note,
                 now,
                 f"retried{f' by {by}' if by else ''} after {item.attempts} attempt(s); "
                 f"was dead: {item.last_error}",
             )
-            item.state = State.PENDING
+            item.state = OutboxState.PENDING
             item.attempts = 0
             item.last_status = None
             item.errors = None
             item.next_attempt_at = None
-        elif item.state == State.FAILED:
+        elif item.state == OutboxState.FAILED:
             item.note = add_note(item.note, now, f"made due now{f' by {by}' if by else ''}")
             item.next_attempt_at = now
         else:
@@ -200,7 +202,7 @@ def cancel_item(
     """Withdraw an unsent item (pending, failed or dead): it is never sent and
     no longer holds back the later items of its report."""
     item = _get(session, item_id)
-    if item.state not in (State.PENDING, State.FAILED, State.DEAD):
+    if item.state not in (OutboxState.PENDING, OutboxState.FAILED, OutboxState.DEAD):
         raise OutboxCommandError(
             f"outbox #{item.id} is {item.state}: only pending, failed or dead items can be "
             "cancelled."
@@ -211,7 +213,7 @@ def cancel_item(
     if item.uncertain:
         text += " (an earlier attempt may have reached LAPOR!; a later pull will show it)"
     item.note = add_note(item.note, now, text)
-    item.state = State.CANCELLED
+    item.state = OutboxState.CANCELLED
     item.next_attempt_at = None
     session.add(item)
     session.flush()
@@ -246,7 +248,7 @@ def stuck_items(
         select(TindakLanjut)
         .where(col(TindakLanjut.state).not_in(SETTLED))
         .where(
-            (TindakLanjut.state == State.DEAD)
+            (TindakLanjut.state == OutboxState.DEAD)
             | (col(TindakLanjut.attempts) >= min_attempts)
             | (col(TindakLanjut.created_at) < cutoff)
         )
@@ -265,7 +267,7 @@ def stuck_items(
 def _stuck_line(item: TindakLanjut, now: datetime, waits_for: int | None, behind: int) -> str:
     where = f"outbox #{item.id} (report {item.tracking_id}, OPD {item.opd})"
     error = _shorten(item.last_error or "", 300)
-    if item.state == State.DEAD:
+    if item.state == OutboxState.DEAD:
         line = f"{where} is dead after {item.attempts} attempt(s): {error}"
         if behind:
             line += f"; {behind} later item(s) of this report wait behind it"
@@ -276,10 +278,10 @@ def _stuck_line(item: TindakLanjut, now: datetime, waits_for: int | None, behind
     age = _age(now - item.created_at)
     if waits_for is not None:
         return f"{where} is not sent after {age}: it waits behind outbox #{waits_for}."
-    if item.state == State.FAILED:
+    if item.state == OutboxState.FAILED:
         when = rfc3339(item.next_attempt_at) if item.next_attempt_at else "now"
         return f"{where} has failed {item.attempts} time(s) in {age}, next attempt {when}: {error}"
-    if item.state == State.SENDING:
+    if item.state == OutboxState.SENDING:
         lease = f" (lease until {rfc3339(item.lease_until)})" if item.lease_until else ""
         return f"{where} is still being sent after {age}{lease}."
     return f"{where} is still pending after {age}: is `lapor-bridge push` (or sync) running?"
@@ -322,16 +324,22 @@ def list_replies(
     """The citizens' replies (author PELAPOR) pulled from LAPOR!, newest first,
     with the OPD the report is assigned to."""
     query = (
-        select(UpstreamFollowUp, Assignment.opd, Report.privacy)
-        .join(Assignment, col(Assignment.tracking_id) == UpstreamFollowUp.tracking_id, isouter=True)
-        .join(Report, col(Report.tracking_id) == UpstreamFollowUp.tracking_id, isouter=True)
-        .where(UpstreamFollowUp.author == Author.PELAPOR)
+        select(UpstreamFollowUpRow, Assignment.opd, ReportRow.privacy)
+        .join(
+            Assignment, col(Assignment.tracking_id) == UpstreamFollowUpRow.tracking_id, isouter=True
+        )
+        .join(
+            ReportRow, col(ReportRow.tracking_id) == UpstreamFollowUpRow.tracking_id, isouter=True
+        )
+        .where(UpstreamFollowUpRow.author == Author.PELAPOR)
     )
     if opd is not None:
         query = query.where(Assignment.opd == opd)
     if since is not None:
-        query = query.where(col(UpstreamFollowUp.created_at) >= since)
-    query = query.order_by(col(UpstreamFollowUp.created_at).desc(), col(UpstreamFollowUp.id).desc())
+        query = query.where(col(UpstreamFollowUpRow.created_at) >= since)
+    query = query.order_by(
+        col(UpstreamFollowUpRow.created_at).desc(), col(UpstreamFollowUpRow.id).desc()
+    )
     rows = session.exec(query.limit(limit)).all()
     return [
         ReplyRow(

@@ -25,7 +25,7 @@ from sqlalchemy import Engine, and_, bindparam, case, exists, func, or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from lapor_bridge.outbox.states import CLAIMABLE, SETTLED, State, Transition, add_note
+from lapor_bridge.outbox.states import CLAIMABLE, SETTLED, OutboxState, Transition, add_note
 from lapor_bridge.store import write_session
 from lapor_bridge.store.db import is_sqlite
 from lapor_bridge.store.tables import TindakLanjut
@@ -47,7 +47,7 @@ class ClaimedItem:
     attachments: list[dict[str, Any]]
     attempts: int
     uncertain: bool
-    state_before: State
+    state_before: OutboxState
     lease_until: datetime
 
 
@@ -60,7 +60,7 @@ def _claimable(now: Any) -> Any:
             col(item.state).in_(CLAIMABLE),
             or_(col(item.next_attempt_at).is_(None), col(item.next_attempt_at) <= now),
         ),
-        and_(item.state == State.SENDING, col(item.lease_until) < now),
+        and_(item.state == OutboxState.SENDING, col(item.lease_until) < now),
     )
     waits = exists().where(
         earlier.tracking_id == item.tracking_id,
@@ -89,10 +89,10 @@ def claim_next(engine: Engine, *, worker: str, now: datetime, lease_s: float) ->
         item = session.execute(query, {"claim_now": now}).scalars().first()
         if item is None:
             return None
-        before = State(item.state)
-        if before == State.SENDING:  # its lease ran out: the holder may have posted it
+        before = OutboxState(item.state)
+        if before == OutboxState.SENDING:  # its lease ran out: the holder may have posted it
             item.uncertain = True
-        item.state = State.SENDING
+        item.state = OutboxState.SENDING
         item.lease_owner = worker
         item.lease_until = now + timedelta(seconds=lease_s)
         item.last_attempt_at = now
@@ -117,7 +117,7 @@ def claim_next(engine: Engine, *, worker: str, now: datetime, lease_s: float) ->
 def _held(claimed: ClaimedItem, worker: str) -> Any:
     return and_(
         TindakLanjut.id == claimed.id,
-        TindakLanjut.state == State.SENDING,
+        TindakLanjut.state == OutboxState.SENDING,
         TindakLanjut.lease_owner == worker,
     )
 
@@ -154,9 +154,9 @@ def finish(
         "lease_until": None,
         "lease_owner": None,
     }
-    if transition.state == State.SENT:
+    if transition.state == OutboxState.SENT:
         values |= {"upstream_id": transition.upstream_id, "sent_at": transition.sent_at}
-    if transition.state == State.DEAD:
+    if transition.state == OutboxState.DEAD:
         values |= {
             "last_status": transition.last_status,
             "errors": list(transition.errors) if transition.errors else None,

@@ -26,7 +26,7 @@ from lapor_bridge.outbox.admin import (
 )
 from lapor_bridge.outbox.push import PushSummary, run_push
 from lapor_bridge.outbox.respond import CsvImport, import_csv, record_follow_up
-from lapor_bridge.outbox.states import State
+from lapor_bridge.outbox.states import OutboxState
 from lapor_bridge.outbox.views import outbox_table, replies_table
 from lapor_bridge.runtime import Runtime
 from lapor_bridge.sla import default_policies
@@ -158,7 +158,7 @@ def show_outbox(
     with read_session(rt.engine) as session:
         rows = list_outbox(
             session,
-            state=State(state) if state else None,
+            state=OutboxState(state) if state else None,
             opd=opd,
             tracking_id=tracking_id,
             limit=limit,

@@ -16,12 +16,14 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from lapor_bridge.outbox.states import State, add_note
+from lapor_bridge.outbox.states import OutboxState, add_note
 from lapor_bridge.store.tables import TindakLanjut
-from lapor_bridge.upstream.models import FollowUp
+from lapor_bridge.upstream.models import ApiFollowUp
 
 
-def reconcile_echoes(session: Session, followups: Sequence[FollowUp], *, now: datetime) -> set[str]:
+def reconcile_echoes(
+    session: Session, followups: Sequence[ApiFollowUp], *, now: datetime
+) -> set[str]:
     """The external_refs among `followups` that are ours; marks those items sent.
 
     Runs in the caller's transaction. A worker holding such an item finds,
@@ -36,13 +38,13 @@ def reconcile_echoes(session: Session, followups: Sequence[FollowUp], *, now: da
     ).all()
     for item in items:
         echo = by_ref[item.external_ref]
-        if item.state == State.SENT and item.upstream_id is not None:
+        if item.state == OutboxState.SENT and item.upstream_id is not None:
             continue
-        if item.state != State.SENT:
+        if item.state != OutboxState.SENT:
             item.note = add_note(
                 item.note, now, f"LAPOR! lists it (id {echo.id}) while it was {item.state}: sent"
             )
-            item.state = State.SENT
+            item.state = OutboxState.SENT
             item.sent_at = echo.created_at
             item.uncertain = False
             item.next_attempt_at = None

@@ -44,18 +44,18 @@ from lapor_bridge.outbox.states import (
     Attempt,
     Delivered,
     Final,
+    OutboxState,
     Outcome,
+    PushRetryPolicy,
     RateLimit,
     Release,
-    RetryPolicy,
-    State,
     Transient,
     Transition,
     next_state,
 )
 from lapor_bridge.runtime import Runtime
 from lapor_bridge.store import read_session, write_session
-from lapor_bridge.store.tables import Report, SyncRun
+from lapor_bridge.store.tables import ReportRow, SyncRun
 from lapor_bridge.timeutil import utcnow
 from lapor_bridge.upstream.models import Attachment, FollowUpIn, FollowUpStatus
 
@@ -139,7 +139,7 @@ def push_outbox(
     """
     settings = settings or Settings.model_construct()
     lease_s = settings.push_lease_s if lease_s is None else lease_s
-    policy = RetryPolicy(
+    policy = PushRetryPolicy(
         settings.push_max_attempts if max_attempts is None else max_attempts,
         settings.push_backoff_base_s if backoff_base_s is None else backoff_base_s,
         settings.push_backoff_max_s if backoff_max_s is None else backoff_max_s,
@@ -279,7 +279,7 @@ def _attempt(
 def _transferred_to(engine: Engine, tracking_id: int) -> int | None:
     """The body a report was transferred to, as last pulled, or None if still ours."""
     with read_session(engine) as session:
-        report = session.get(Report, tracking_id)
+        report = session.get(ReportRow, tracking_id)
     return report.instansi_id if report is not None and report.transferred else None
 
 
@@ -304,7 +304,7 @@ def follow_up_body(claimed: ClaimedItem) -> dict[str, Any]:
 
 
 def _log_and_count(
-    summary: PushSummary, claimed: ClaimedItem, outcome: Outcome, state: State
+    summary: PushSummary, claimed: ClaimedItem, outcome: Outcome, state: OutboxState
 ) -> None:
     where = f"outbox #{claimed.id} (report {claimed.tracking_id})"
     if isinstance(outcome, Delivered):
@@ -316,7 +316,7 @@ def _log_and_count(
         else:
             summary.sent += 1
             log.info("%s sent (LAPOR! id %s)", where, outcome.upstream_id)
-    elif state == State.DEAD:
+    elif state == OutboxState.DEAD:
         summary.dead += 1
         log.error("%s is dead: %s", where, _error_of(outcome))
     elif isinstance(outcome, Transient | RateLimit):

@@ -38,10 +38,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from lapor_bridge.outbox.errors import InvalidCsv, InvalidFollowUp
-from lapor_bridge.outbox.states import State
+from lapor_bridge.outbox.states import OutboxState
 from lapor_bridge.sla import SlaPolicies, refresh_clocks
 from lapor_bridge.store import write_session
-from lapor_bridge.store.tables import Assignment, Report, TindakLanjut
+from lapor_bridge.store.tables import Assignment, ReportRow, TindakLanjut
 from lapor_bridge.timeutil import rfc3339
 from lapor_bridge.upstream.models import Attachment, FollowUpIn, FollowUpStatus, Status
 
@@ -106,7 +106,7 @@ def _insert(
     units: dict[str, str] | None,
 ) -> TindakLanjut:
     """The checks and the row of record_tindak_lanjut, without the SLA refresh."""
-    report = session.get(Report, tracking_id)
+    report = session.get(ReportRow, tracking_id)
     if report is None:
         raise InvalidFollowUp(
             f"report {tracking_id} is not in the local store: check the tracking ID, "
@@ -143,7 +143,7 @@ def _insert(
         attachments=[a.model_dump(exclude_none=True) for a in body.attachments] or None,
         created_at=now,
         created_by=created_by,
-        state=State.PENDING,
+        state=OutboxState.PENDING,
     )
     session.add(item)
     session.flush()
@@ -406,7 +406,7 @@ def _same_follow_up(
         TindakLanjut.tracking_id == tracking_id,
         TindakLanjut.status == status,
         TindakLanjut.content == content,
-        TindakLanjut.state != State.CANCELLED,
+        TindakLanjut.state != OutboxState.CANCELLED,
     )
     if opd is not None:
         query = query.where(TindakLanjut.opd == opd)

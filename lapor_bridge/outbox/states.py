@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 
-class State(StrEnum):
+class OutboxState(StrEnum):
     PENDING = "pending"  # written, never tried (or requeued by an admin)
     SENDING = "sending"  # claimed by a worker holding a lease
     SENT = "sent"  # LAPOR! has it (upstream_id recorded)
@@ -32,9 +32,9 @@ class State(StrEnum):
 
 
 # An item of a report waits until every earlier item of that report is in one of these.
-SETTLED = (State.SENT, State.CANCELLED)
+SETTLED = (OutboxState.SENT, OutboxState.CANCELLED)
 # States a worker may claim (when due); an expired `sending` lease is claimable too.
-CLAIMABLE = (State.PENDING, State.FAILED)
+CLAIMABLE = (OutboxState.PENDING, OutboxState.FAILED)
 
 
 def add_note(note: str | None, now: datetime, text: str) -> str:
@@ -95,7 +95,7 @@ Outcome = Delivered | Transient | RateLimit | Final | Release
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
+class PushRetryPolicy:
     """Across-run retries of one item (the client's own in-request retries are apart)."""
 
     max_attempts: int = 12
@@ -113,7 +113,7 @@ class RetryPolicy:
 class Attempt:
     """What the worker knew about the item when its attempt ended."""
 
-    state_before: State  # the state it was claimed from (pending, failed, sending)
+    state_before: OutboxState  # the state it was claimed from (pending, failed, sending)
     attempts: int  # attempts before this one
     uncertain: bool  # an earlier attempt may have reached the server
     checked_absent: bool = False  # this attempt listed the follow-ups: ours was not there
@@ -123,7 +123,7 @@ class Attempt:
 class Transition:
     """The new values of the item's delivery columns, and whether the run stops."""
 
-    state: State
+    state: OutboxState
     attempts: int
     uncertain: bool
     next_attempt_at: datetime | None
@@ -136,7 +136,7 @@ class Transition:
     note: str | None = None  # a line for the item's note (dated when written)
 
 
-def backoff_s(attempts: int, policy: RetryPolicy, rng: random.Random) -> float:
+def backoff_s(attempts: int, policy: PushRetryPolicy, rng: random.Random) -> float:
     """Exponential backoff with "equal jitter" after `attempts` failed attempts (>= 1).
 
     The ceiling doubles from backoff_base_s up to backoff_max_s; the delay is
@@ -155,13 +155,13 @@ def next_state(
     outcome: Outcome,
     *,
     now: datetime,
-    policy: RetryPolicy,
+    policy: PushRetryPolicy,
     rng: random.Random,
 ) -> Transition:
     """The item's next state after one attempt ended with `outcome`."""
     if isinstance(outcome, Delivered):
         return Transition(
-            state=State.SENT,
+            state=OutboxState.SENT,
             attempts=attempt.attempts + 1,
             uncertain=False,
             next_attempt_at=None,
@@ -176,7 +176,11 @@ def next_state(
             ),
         )
     if isinstance(outcome, Release):
-        back = State.PENDING if attempt.state_before == State.PENDING else State.FAILED
+        back = (
+            OutboxState.PENDING
+            if attempt.state_before == OutboxState.PENDING
+            else OutboxState.FAILED
+        )
         return Transition(
             state=back,
             attempts=attempt.attempts,
@@ -187,7 +191,7 @@ def next_state(
         )
     if isinstance(outcome, RateLimit):
         return Transition(
-            state=State.FAILED,
+            state=OutboxState.FAILED,
             attempts=attempt.attempts,  # not the item's fault: not counted
             uncertain=attempt.uncertain,
             next_attempt_at=now + timedelta(seconds=outcome.retry_after),
@@ -196,7 +200,7 @@ def next_state(
         )
     if isinstance(outcome, Final):
         return Transition(
-            state=State.DEAD,
+            state=OutboxState.DEAD,
             attempts=attempt.attempts + 1,
             uncertain=attempt.uncertain,
             next_attempt_at=None,
@@ -212,7 +216,7 @@ def _after_transient(
     outcome: Transient,
     *,
     now: datetime,
-    policy: RetryPolicy,
+    policy: PushRetryPolicy,
     rng: random.Random,
 ) -> Transition:
     attempts = attempt.attempts + 1
@@ -220,7 +224,7 @@ def _after_transient(
     uncertain = outcome.maybe_sent or (attempt.uncertain and not attempt.checked_absent)
     if attempts >= policy.max_attempts:
         return Transition(
-            state=State.DEAD,
+            state=OutboxState.DEAD,
             attempts=attempts,
             uncertain=uncertain,
             next_attempt_at=None,
@@ -228,7 +232,7 @@ def _after_transient(
         )
     if outcome.retry_after is not None:
         return Transition(
-            state=State.FAILED,
+            state=OutboxState.FAILED,
             attempts=attempts,
             uncertain=uncertain,
             next_attempt_at=now + timedelta(seconds=outcome.retry_after),
@@ -237,7 +241,7 @@ def _after_transient(
         )
     delay = backoff_s(attempts, policy, rng)
     return Transition(
-        state=State.FAILED,
+        state=OutboxState.FAILED,
         attempts=attempts,
         uncertain=uncertain,
         next_attempt_at=now + timedelta(seconds=delay),

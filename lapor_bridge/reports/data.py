@@ -23,8 +23,8 @@ from lapor_bridge.mapping.explain import Explanation, explain_many
 from lapor_bridge.mapping.model import DEFAULT, Mapping
 from lapor_bridge.mapping.topics import load_topic_tree, topic_names
 from lapor_bridge.outbox.admin import OutboxRow, list_outbox
-from lapor_bridge.outbox.states import State as OutboxState
-from lapor_bridge.sla.clock import State
+from lapor_bridge.outbox.states import OutboxState
+from lapor_bridge.sla.clock import ClockState
 from lapor_bridge.sla.policy import SlaPolicies
 from lapor_bridge.sla.views import (
     UNASSIGNED,
@@ -37,10 +37,10 @@ from lapor_bridge.sla.views import (
 )
 from lapor_bridge.store.tables import (
     Assignment,
-    Report,
+    ReportRow,
     SlaClock,
     TindakLanjut,
-    UpstreamFollowUp,
+    UpstreamFollowUpRow,
 )
 
 RECENT_DAYS = 30
@@ -109,8 +109,8 @@ def overview(
     per_day = reports_per_day(session, now=now, zone=zone)
     seen = {channel for counts in per_day.values() for channel in counts}
     channels = [PROGRAMME, *sorted(seen - {PROGRAMME})] if PROGRAMME in seen else sorted(seen)
-    breached = [r for r in open_list.reports if r.state == State.BREACHED]
-    at_risk = [r for r in open_list.reports if r.state == State.AT_RISK]
+    breached = [r for r in open_list.reports if r.state == ClockState.BREACHED]
+    at_risk = [r for r in open_list.reports if r.state == ClockState.AT_RISK]
     return Overview(
         now=now,
         since=since,
@@ -124,7 +124,7 @@ def overview(
         at_risk=at_risk,
         unmapped=unmapped(session),
         dead=list_outbox(session, state=OutboxState.DEAD, limit=1000),
-        reports=session.execute(select(func.count()).select_from(Report)).scalar_one(),
+        reports=session.execute(select(func.count()).select_from(ReportRow)).scalar_one(),
         open_reports=open_list.total,
     )
 
@@ -136,10 +136,12 @@ def reports_per_day(
     today = now.astimezone(zone).date()
     first = today - timedelta(days=days - 1)
     start = datetime(first.year, first.month, first.day, tzinfo=zone)
-    reached = func.coalesce(Report.disposed_at, Report.created_at)
+    reached = func.coalesce(ReportRow.disposed_at, ReportRow.created_at)
     out: dict[date, Counter[str]] = {first + timedelta(days=i): Counter() for i in range(days)}
     for at, channel, programme in session.execute(
-        select(reached, Report.channel, Report.masbupsiaga).where(reached >= start, reached <= now)
+        select(reached, ReportRow.channel, ReportRow.masbupsiaga).where(
+            reached >= start, reached <= now
+        )
     ):
         day = at.astimezone(zone).date()
         if day in out:
@@ -158,10 +160,10 @@ def by_kecamatan(
     """Per kecamatan: reports (clocks of the first policy started in the period),
     open ones, and breaches (BREACHED + MET_LATE) per policy. Most breaches first."""
     state = state_expression(now).label("state")
-    kec = func.coalesce(Report.kecamatan, "").label("kecamatan")
+    kec = func.coalesce(ReportRow.kecamatan, "").label("kecamatan")
     query = _period(
         select(kec, SlaClock.policy, state, func.count().label("n"))
-        .join(Report, Report.tracking_id == SlaClock.tracking_id)
+        .join(ReportRow, ReportRow.tracking_id == SlaClock.tracking_id)
         .group_by(kec, SlaClock.policy, state),
         since,
         until,
@@ -173,9 +175,9 @@ def by_kecamatan(
     for row in session.execute(query):
         if row.policy == first:
             reports[row.kecamatan] += row.n
-            if row.state in (State.ON_TRACK, State.AT_RISK, State.BREACHED):
+            if row.state in (ClockState.ON_TRACK, ClockState.AT_RISK, ClockState.BREACHED):
                 open_[row.kecamatan] += row.n
-        if row.state in (State.BREACHED, State.MET_LATE):
+        if row.state in (ClockState.BREACHED, ClockState.MET_LATE):
             breaches[row.kecamatan][row.policy] += row.n
     rows = [
         KecamatanRow(k, reports[k], open_[k], {p: breaches[k][p] for p in policies.policies})
@@ -187,24 +189,24 @@ def by_kecamatan(
 
 def unmapped(session: Session, limit: int = 500) -> list[UnmappedRow]:
     """Open reports no rule matched (the default unit's triage queue), oldest first."""
-    reached = func.coalesce(Report.disposed_at, Report.created_at).label("reached")
+    reached = func.coalesce(ReportRow.disposed_at, ReportRow.created_at).label("reached")
     query = (
         select(
-            Report.tracking_id,
-            Report.title,
-            Report.privacy,
-            Report.kecamatan,
-            Report.channel,
-            Report.masbupsiaga,
+            ReportRow.tracking_id,
+            ReportRow.title,
+            ReportRow.privacy,
+            ReportRow.kecamatan,
+            ReportRow.channel,
+            ReportRow.masbupsiaga,
             reached,
         )
-        .join(Assignment, Assignment.tracking_id == Report.tracking_id)
+        .join(Assignment, Assignment.tracking_id == ReportRow.tracking_id)
         .where(
             Assignment.mapped_by == DEFAULT,
-            Report.transferred.is_(False),  # type: ignore[attr-defined]
-            Report.status.not_in(CLOSED_STATUSES),  # type: ignore[attr-defined]
+            ReportRow.transferred.is_(False),  # type: ignore[attr-defined]
+            ReportRow.status.not_in(CLOSED_STATUSES),  # type: ignore[attr-defined]
         )
-        .order_by(reached, Report.tracking_id)
+        .order_by(reached, ReportRow.tracking_id)
         .limit(limit)
     )
     return [
@@ -240,7 +242,7 @@ def opd_pages(
     codes: list[str],
 ) -> list[OpdPage]:
     open_list = list_report_clocks(session, now=now, policies=policies)
-    late_list = list_report_clocks(session, now=now, policies=policies, state=State.MET_LATE)
+    late_list = list_report_clocks(session, now=now, policies=policies, state=ClockState.MET_LATE)
     cutoff = now - timedelta(days=RECENT_DAYS)
     recent = rank_opds(summarize(session, now=now, policies=policies, since=cutoff), "name")
     by_opd_open: dict[str, list[ReportClocks]] = defaultdict(list)
@@ -249,7 +251,7 @@ def opd_pages(
     by_opd_late: dict[str, list[ReportClocks]] = defaultdict(list)
     for r in late_list.reports:
         if any(
-            c.state == State.MET_LATE and c.stopped_at is not None and c.stopped_at >= cutoff
+            c.state == ClockState.MET_LATE and c.stopped_at is not None and c.stopped_at >= cutoff
             for c in r.clocks.values()
         ):
             by_opd_late[r.opd].append(r)
@@ -334,7 +336,7 @@ class DetailReader:
             whys = explain_many(
                 session, self.mapping, chunk, topics=self._topics, earlier=self.earlier
             )
-            reports = {tid: session.get(Report, tid) for tid in whys}  # already loaded
+            reports = {tid: session.get(ReportRow, tid) for tid in whys}  # already loaded
             secret = {tid for tid, r in reports.items() if r is not None and r.privacy == "RAHASIA"}
             threads = threads_of(session, list(whys), secret)
             missing = [tid for tid in whys if tid not in self._clocks]
@@ -403,15 +405,15 @@ def threads_of(
         )
     for f in session.execute(
         select(
-            UpstreamFollowUp.tracking_id,
-            UpstreamFollowUp.created_at,
-            UpstreamFollowUp.author,
-            UpstreamFollowUp.unit,
-            UpstreamFollowUp.status,
-            UpstreamFollowUp.content,
+            UpstreamFollowUpRow.tracking_id,
+            UpstreamFollowUpRow.created_at,
+            UpstreamFollowUpRow.author,
+            UpstreamFollowUpRow.unit,
+            UpstreamFollowUpRow.status,
+            UpstreamFollowUpRow.content,
         ).where(
-            UpstreamFollowUp.tracking_id.in_(tracking_ids),  # type: ignore[attr-defined]
-            UpstreamFollowUp.is_echo.is_(False),  # type: ignore[attr-defined]
+            UpstreamFollowUpRow.tracking_id.in_(tracking_ids),  # type: ignore[attr-defined]
+            UpstreamFollowUpRow.is_echo.is_(False),  # type: ignore[attr-defined]
         )
     ):
         out[f.tracking_id].append(

@@ -31,7 +31,7 @@ from lapor_bridge.mapping import load_mapping
 from lapor_bridge.reports import data
 from lapor_bridge.reports.site import STATE_LABELS
 from lapor_bridge.runtime import Runtime
-from lapor_bridge.sla.clock import State
+from lapor_bridge.sla.clock import ClockState
 from lapor_bridge.sla.policy import default_policies
 from lapor_bridge.sla.views import OpdRanking, list_report_clocks, rank_opds, summarize
 from lapor_bridge.store import read_session
@@ -43,7 +43,14 @@ SHARE_FORMAT = "0%"
 HOURS_FORMAT = "0.0"
 HEADER_FILL = PatternFill("solid", fgColor="1F4E79")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
-COUNTED = (State.MET, State.MET_LATE, State.BREACHED, State.AT_RISK, State.ON_TRACK, State.STOPPED)
+COUNTED = (
+    ClockState.MET,
+    ClockState.MET_LATE,
+    ClockState.BREACHED,
+    ClockState.AT_RISK,
+    ClockState.ON_TRACK,
+    ClockState.STOPPED,
+)
 
 
 @dataclass(frozen=True)
@@ -211,7 +218,7 @@ def write_recap(
                     [None, None, None]
                     if c is None
                     else [
-                        state_label[State(c.state)],
+                        state_label[ClockState(c.state)],
                         _local(c.due_at, zone),
                         _local(c.stopped_at, zone),
                     ]

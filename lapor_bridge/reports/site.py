@@ -29,7 +29,7 @@ from lapor_bridge.i18n import format_duration, format_local_time, format_time_le
 from lapor_bridge.mapping import load_mapping
 from lapor_bridge.reports import charts, data
 from lapor_bridge.runtime import Runtime
-from lapor_bridge.sla.clock import State
+from lapor_bridge.sla.clock import ClockState
 from lapor_bridge.sla.policy import default_policies
 from lapor_bridge.sla.views import UNASSIGNED
 from lapor_bridge.store import read_session
@@ -37,7 +37,7 @@ from lapor_bridge.timeutil import utcnow
 
 TEMPLATES = Path(__file__).parent / "templates"
 LIST_LIMIT = 100  # rows of each list on the overview (the OPD pages list all)
-STATES = [s.value for s in (State.ON_TRACK, State.AT_RISK, State.BREACHED, State.MET, State.MET_LATE, State.STOPPED)]  # fmt: skip
+STATES = [s.value for s in (ClockState.ON_TRACK, ClockState.AT_RISK, ClockState.BREACHED, ClockState.MET, ClockState.MET_LATE, ClockState.STOPPED)]  # fmt: skip
 UNASSIGNED_PAGE = "TANPA_OPD"
 
 # Source strings (English) of the labels the filters print; the catalog translates them.
@@ -234,12 +234,12 @@ def _period_text(
 def _ranking_chart(o: data.Overview, t: Any) -> Any:
     ranked = [r for r in o.ranking if r.total][:25]
     series = {
-        f"{t(STATE_LABELS['BREACHED'])} {p}": [r.count(p, State.BREACHED) for r in ranked]
+        f"{t(STATE_LABELS['BREACHED'])} {p}": [r.count(p, ClockState.BREACHED) for r in ranked]
         for p in o.policies
     }
     series.update(
         {
-            f"{t(STATE_LABELS['MET_LATE'])} {p}": [r.count(p, State.MET_LATE) for r in ranked]
+            f"{t(STATE_LABELS['MET_LATE'])} {p}": [r.count(p, ClockState.MET_LATE) for r in ranked]
             for p in o.policies
         }
     )

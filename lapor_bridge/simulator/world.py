@@ -88,7 +88,7 @@ class Version:
 
 
 @dataclass(slots=True)
-class FollowUp:
+class SimFollowUp:
     t: float
     raw: dict[str, Any]  # everything but created_at
     _data: dict[str, Any] | None = None
@@ -107,11 +107,11 @@ class FollowUp:
 
 
 @dataclass(slots=True)
-class Report:
+class SimReport:
     tracking_id: int
     versions: list[Version] = field(default_factory=list)
     listed: list[Version] = field(default_factory=list)  # listed versions, ascending
-    followups: list[FollowUp] = field(default_factory=list)
+    followups: list[SimFollowUp] = field(default_factory=list)
     legacy: bool = False  # once legacy, always rendered with no offset
 
     @property
@@ -126,7 +126,7 @@ class World:
         self._content_rng = FastRandom(0)  # reseeded per report: texts are per-report stable
         self.instansi_id = instansi_id
         self.faults = faults
-        self.reports: dict[int, Report] = {}
+        self.reports: dict[int, SimReport] = {}
         self.index: list[tuple[int, int, int]] = []
         self.ours: list[int] = []  # reports that have been ours, in creation order
         self.transferred: list[int] = []  # reports transferred away from us
@@ -274,7 +274,9 @@ class World:
     def _time_style(self) -> str:
         return timefmt.STYLE_Z if self.rng.random() < 0.12 else timefmt.STYLE_WIB
 
-    def _fault_draws(self, rep: Report, generated: bool, seeding: bool) -> tuple[str | None, float]:
+    def _fault_draws(
+        self, rep: SimReport, generated: bool, seeding: bool
+    ) -> tuple[str | None, float]:
         """(malformation, lag fraction). Always draws the same number of numbers."""
         f = self.faults()
         r_mal, kind, r_leg, r_lag = (
@@ -292,7 +294,7 @@ class World:
 
     def _append_version(
         self,
-        rep: Report,
+        rep: SimReport,
         fields: dict[str, Any],
         change_t: float,
         *,
@@ -359,10 +361,10 @@ class World:
         return v
 
     def _add_followup(
-        self, rep: Report, t: float, author: str, status: str, content: str,
+        self, rep: SimReport, t: float, author: str, status: str, content: str,
         unit: str | None = None, external_ref: str | None = None,
         attachments: list[dict[str, Any]] | None = None, extra: dict[str, Any] | None = None,
-    ) -> FollowUp:  # fmt: skip
+    ) -> SimFollowUp:  # fmt: skip
         data: dict[str, Any] = {
             "id": self.next_fid,
             "tracking_id": rep.tracking_id,
@@ -377,7 +379,7 @@ class World:
         if extra:
             data.update(extra)
         self.next_fid += 1
-        fu = FollowUp(t, data)
+        fu = SimFollowUp(t, data)
         rep.followups.append(fu)
         return fu
 
@@ -431,7 +433,7 @@ class World:
         self.next_tid = tid
 
     def _seed_foreign(self, tid: int, created: float) -> None:
-        rep = Report(tid)
+        rep = SimReport(tid)
         self.reports[tid] = rep
         fields = self._new_fields(tid, created, created + DAY)
         fields["instansi_id"] = self.rng.choice(OTHER_INSTANSI_IDS)
@@ -439,7 +441,7 @@ class World:
 
     def _seed_one(self, tid: int, created: float, upd: float, legacy: bool) -> None:
         rng = self.rng
-        rep = Report(tid, legacy=legacy)
+        rep = SimReport(tid, legacy=legacy)
         self.reports[tid] = rep
         age = upd - created
         disposed = None if rng.random() < 0.05 else created + min(age, rng.uniform(0.2, 3) * DAY)
@@ -520,7 +522,7 @@ class World:
 
     # --- generated changes -------------------------------------------------
 
-    def _pick(self, pool: list[int], ok: Callable[[Report], bool]) -> Report | None:
+    def _pick(self, pool: list[int], ok: Callable[[SimReport], bool]) -> SimReport | None:
         if not pool:
             return None
         for _ in range(25):
@@ -529,12 +531,12 @@ class World:
                 return rep
         return None
 
-    def _is_ours(self, rep: Report) -> bool:
+    def _is_ours(self, rep: SimReport) -> bool:
         return rep.latest.fields["instansi_id"] == self.instansi_id
 
-    def new_report(self, t: float, *, generated: bool = True) -> Report:
+    def new_report(self, t: float, *, generated: bool = True) -> SimReport:
         tid = self._alloc_tid()
-        rep = Report(tid)
+        rep = SimReport(tid)
         self.reports[tid] = rep
         fields = self._new_fields(tid, t - self.rng.uniform(3600, 3 * DAY), t)
         self._append_version(rep, fields, t, generated=generated, extra=self._new_extra())
@@ -631,7 +633,7 @@ class World:
                 return rep.tracking_id
         return self.new_report(t).tracking_id
 
-    def _edit(self, rep: Report) -> dict[str, Any]:
+    def _edit(self, rep: SimReport) -> dict[str, Any]:
         rng = self.rng
         fields = dict(self.fields(rep.latest))
         what = rng.randrange(5)
@@ -665,7 +667,7 @@ class World:
 
     # --- explicit changes (tests) -------------------------------------------
 
-    def add_report(self, t: float, fields: dict[str, Any]) -> Report:
+    def add_report(self, t: float, fields: dict[str, Any]) -> SimReport:
         opts = _pop_options(fields)
         tid = fields.pop("tracking_id", None)
         if tid is None:
@@ -673,7 +675,7 @@ class World:
         elif not isinstance(tid, int) or tid in self.reports:
             raise ValueError(f"tracking_id {tid!r} is not a new integer id")
         self.next_tid = max(self.next_tid, tid)
-        rep = Report(tid)
+        rep = SimReport(tid)
         self.reports[tid] = rep
         base = self._new_fields(tid, t - self.rng.uniform(3600, 3 * DAY), t)
         if "followups" in fields:
@@ -692,7 +694,7 @@ class World:
         self._append_version(rep, base, t, generated=False, **opts["version_kw"])
         return rep
 
-    def update_report(self, t: float, tid: int, fields: dict[str, Any]) -> Report:
+    def update_report(self, t: float, tid: int, fields: dict[str, Any]) -> SimReport:
         rep = self.reports.get(tid)
         if rep is None:
             raise KeyError(f"no report {tid}")
@@ -715,7 +717,7 @@ class World:
 
     # --- follow-ups from the API -------------------------------------------
 
-    def post_followup(self, t: float, rep: Report, body: dict[str, Any]) -> dict[str, Any]:
+    def post_followup(self, t: float, rep: SimReport, body: dict[str, Any]) -> dict[str, Any]:
         fu = self._add_followup(
             rep, t, "INSTANSI", body["status"], body["content"], body["unit"], body["external_ref"],
             body.get("attachments"),
@@ -727,7 +729,7 @@ class World:
 
     # --- reading -----------------------------------------------------------
 
-    def visible_listed(self, rep: Report, now: float) -> Version | None:
+    def visible_listed(self, rep: SimReport, now: float) -> Version | None:
         for v in reversed(rep.listed):
             if v.visible_at <= now:
                 return v
@@ -764,18 +766,18 @@ class World:
             last = (u, tid)
         return items, last, more
 
-    def render_listing(self, rep: Report, v: Version) -> str:
+    def render_listing(self, rep: SimReport, v: Version) -> str:
         if v.cache is None:
             v.cache = json.dumps(
                 self._render(rep, v, listing=True), ensure_ascii=False, separators=(",", ":")
             )
         return v.cache
 
-    def render_current(self, rep: Report) -> dict[str, Any]:
+    def render_current(self, rep: SimReport) -> dict[str, Any]:
         """GET /laporan/{id}: the latest version, well-formed, all follow-ups."""
         return self._render(rep, rep.latest, listing=False)
 
-    def _render(self, rep: Report, v: Version, listing: bool) -> dict[str, Any]:
+    def _render(self, rep: SimReport, v: Version, listing: bool) -> dict[str, Any]:
         f = self.fields(v)
         style = v.style
         d: dict[str, Any] = {
@@ -814,7 +816,7 @@ class World:
                 d["created_at"] = GARBAGE_TIMES[(rep.tracking_id + v.version) % len(GARBAGE_TIMES)]
         return d
 
-    def record(self, rep: Report, v: Version | None = None) -> dict[str, Any]:
+    def record(self, rep: SimReport, v: Version | None = None) -> dict[str, Any]:
         """A version as listings render it, with the simulator's `_` keys."""
         v = v or rep.latest
         d = json.loads(self.render_listing(rep, v))

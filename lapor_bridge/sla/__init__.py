@@ -6,16 +6,16 @@ Public entry points:
 """
 
 from lapor_bridge.sla.calendar import WorkingCalendar
-from lapor_bridge.sla.clock import Clock, ReportFacts, State, StopReason, compute_clock
+from lapor_bridge.sla.clock import Clock, ClockFacts, ClockState, StopReason, compute_clock
 from lapor_bridge.sla.policy import Policy, SlaPolicies, default_policies, load_policies
 from lapor_bridge.sla.refresh import refresh_clocks
 
 __all__ = [
     "Clock",
+    "ClockFacts",
+    "ClockState",
     "Policy",
-    "ReportFacts",
     "SlaPolicies",
-    "State",
     "StopReason",
     "WorkingCalendar",
     "compute_clock",

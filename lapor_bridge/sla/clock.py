@@ -33,7 +33,7 @@ from lapor_bridge.sla.calendar import WorkingCalendar
 from lapor_bridge.sla.policy import Duration, Policy, StopEvent
 
 
-class State(StrEnum):
+class ClockState(StrEnum):
     ON_TRACK = "ON_TRACK"
     AT_RISK = "AT_RISK"
     BREACHED = "BREACHED"
@@ -42,7 +42,7 @@ class State(StrEnum):
     STOPPED = "STOPPED"
 
 
-OPEN_STATES = (State.BREACHED, State.AT_RISK, State.ON_TRACK)
+OPEN_STATES = (ClockState.BREACHED, ClockState.AT_RISK, ClockState.ON_TRACK)
 
 
 class StopReason(StrEnum):
@@ -61,14 +61,14 @@ class LocalFollowUp(NamedTuple):
     status: str  # DIPROSES | SELESAI
 
 
-class UpstreamFollowUp(NamedTuple):
+class ClockFollowUp(NamedTuple):
     at: datetime
     author: str  # INSTANSI | PELAPOR | ADMIN
     status: str
     is_echo: bool = False
 
 
-class ReportFacts(NamedTuple):
+class ClockFacts(NamedTuple):
     """What the clocks of one report are computed from (a NamedTuple: 100,000 are
     built per full refresh, and a tuple is the cheapest immutable record)."""
 
@@ -81,7 +81,7 @@ class ReportFacts(NamedTuple):
     transferred_at: datetime | None = None
     complex: bool = False
     local: tuple[LocalFollowUp, ...] = ()
-    upstream: tuple[UpstreamFollowUp, ...] = ()
+    upstream: tuple[ClockFollowUp, ...] = ()
 
 
 class Clock(NamedTuple):
@@ -118,16 +118,16 @@ def deadlines(
 # --- events ----------------------------------------------------------------
 
 
-def clock_start(facts: ReportFacts) -> datetime:
+def clock_start(facts: ClockFacts) -> datetime:
     return facts.disposed_at if facts.disposed_at is not None else facts.created_at
 
 
-def _counted_upstream(facts: ReportFacts) -> Iterable[UpstreamFollowUp]:
+def _counted_upstream(facts: ClockFacts) -> Iterable[ClockFollowUp]:
     """Upstream follow-ups of the regency that are not echoes of local ones."""
     return (f for f in facts.upstream if f.author == "INSTANSI" and not f.is_echo)
 
 
-def first_followup_at(facts: ReportFacts) -> tuple[datetime, StopReason] | None:
+def first_followup_at(facts: ClockFacts) -> tuple[datetime, StopReason] | None:
     times = [f.at for f in facts.local] + [f.at for f in _counted_upstream(facts)]
     if times:
         return min(times), StopReason.FOLLOWUP
@@ -137,7 +137,7 @@ def first_followup_at(facts: ReportFacts) -> tuple[datetime, StopReason] | None:
 
 
 def settlement_cycle(
-    facts: ReportFacts, start: datetime
+    facts: ClockFacts, start: datetime
 ) -> tuple[int, datetime, datetime | None, StopReason | None]:
     """(cycle, cycle start, settled at, reason) of the current settlement cycle."""
     settlements = sorted(
@@ -166,7 +166,7 @@ def settlement_cycle(
 # --- the clock -------------------------------------------------------------
 
 
-def compute_clock(facts: ReportFacts, policy: Policy, calendar: WorkingCalendar) -> Clock:
+def compute_clock(facts: ClockFacts, policy: Policy, calendar: WorkingCalendar) -> Clock:
     """The current clock of one report under one policy."""
     start = clock_start(facts)
     cycle = 1
@@ -203,20 +203,20 @@ def clock_state(
     at_risk_at: datetime,
     stopped_at: datetime | None,
     stop_reason: str | None,
-) -> State:
+) -> ClockState:
     """The state of a clock at `now` (the same rule as views.state_expression, in SQL)."""
     if stop_reason == StopReason.TRANSFERRED:
-        return State.STOPPED
+        return ClockState.STOPPED
     if stopped_at is not None:
-        return State.MET if stopped_at <= due_at else State.MET_LATE
+        return ClockState.MET if stopped_at <= due_at else ClockState.MET_LATE
     if now >= due_at:
-        return State.BREACHED
+        return ClockState.BREACHED
     if now >= at_risk_at:
-        return State.AT_RISK
-    return State.ON_TRACK
+        return ClockState.AT_RISK
+    return ClockState.ON_TRACK
 
 
-def state_of(clock: Clock, now: datetime) -> State:
+def state_of(clock: Clock, now: datetime) -> ClockState:
     return clock_state(
         now=now,
         due_at=clock.due_at,

@@ -21,7 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from lapor_bridge.runtime import Runtime
-from lapor_bridge.sla.clock import State
+from lapor_bridge.sla.clock import ClockState
 from lapor_bridge.sla.policy import SlaPolicies, default_policies
 from lapor_bridge.sla.refresh import refresh_clocks
 from lapor_bridge.sla.views import (
@@ -158,12 +158,12 @@ def _console(out: IO[str]) -> Console:
 
 
 _STYLE = {
-    State.BREACHED: "bold red",
-    State.AT_RISK: "yellow",
-    State.ON_TRACK: "green",
-    State.MET_LATE: "magenta",
-    State.MET: "cyan",
-    State.STOPPED: "dim",
+    ClockState.BREACHED: "bold red",
+    ClockState.AT_RISK: "yellow",
+    ClockState.ON_TRACK: "green",
+    ClockState.MET_LATE: "magenta",
+    ClockState.MET: "cyan",
+    ClockState.STOPPED: "dim",
 }
 
 
@@ -180,12 +180,12 @@ def _hours(seconds: float | None) -> str:
 
 
 _SHORT = {
-    State.ON_TRACK: "on track",
-    State.AT_RISK: "at risk",
-    State.BREACHED: "breached",
-    State.MET: "met",
-    State.MET_LATE: "late",
-    State.STOPPED: "stopped",
+    ClockState.ON_TRACK: "on track",
+    ClockState.AT_RISK: "at risk",
+    ClockState.BREACHED: "breached",
+    ClockState.MET: "met",
+    ClockState.MET_LATE: "late",
+    ClockState.STOPPED: "stopped",
 }
 
 
@@ -273,7 +273,7 @@ def worklist_table(
                 if c.stopped_at is None
                 else c.stopped_at.astimezone(policies.tz).strftime("%d-%m %H.%M")
             )
-            cells.append(f"[{_STYLE[State(c.state)]}]{c.state}[/]\n{when}")
+            cells.append(f"[{_STYLE[ClockState(c.state)]}]{c.state}[/]\n{when}")
         cells.append(escape("[RAHASIA]" if r.title is None else r.title))
         cells.append(escape(r.kecamatan or "-"))
         table.add_row(*cells)

@@ -19,16 +19,20 @@ from sqlmodel import Session
 
 from lapor_bridge.sla.clock import (
     Clock,
+    ClockFacts,
+    ClockFollowUp,
     LocalFollowUp,
-    ReportFacts,
-    UpstreamFollowUp,
     compute_clock,
 )
 from lapor_bridge.sla.policy import SlaPolicies, default_policies
-from lapor_bridge.store.tables import Assignment, Report, SlaClock, TindakLanjut
-from lapor_bridge.store.tables import UpstreamFollowUp as UpstreamFollowUpRow
+from lapor_bridge.store.tables import (
+    Assignment,
+    ReportRow,
+    SlaClock,
+    TindakLanjut,
+    UpstreamFollowUpRow,
+)
 
-CANCELLED = "cancelled"  # lapor_bridge.outbox.states.State.CANCELLED
 CHUNK = 1000  # ids per bulk query (well under SQLite's and psycopg's parameter limits)
 _UPSERT_BATCH = 2000
 
@@ -73,21 +77,25 @@ def _chunks(tracking_ids: Sequence[int] | None) -> Iterator[list[int] | None]:
 # --- reading ---------------------------------------------------------------
 
 
-def _load_facts(session: Session, ids: list[int] | None) -> list[ReportFacts]:
+def _load_facts(session: Session, ids: list[int] | None) -> list[ClockFacts]:
     """The facts of these reports (None = all) in four queries."""
     reports = select(
-        Report.tracking_id,
-        Report.created_at,
-        Report.disposed_at,
-        Report.status,
-        Report.updated_at,
-        Report.transferred,
-        Report.transferred_at,
+        ReportRow.tracking_id,
+        ReportRow.created_at,
+        ReportRow.disposed_at,
+        ReportRow.status,
+        ReportRow.updated_at,
+        ReportRow.transferred,
+        ReportRow.transferred_at,
         Assignment.complex,
-    ).outerjoin(Assignment, Assignment.tracking_id == Report.tracking_id)
+    ).outerjoin(Assignment, Assignment.tracking_id == ReportRow.tracking_id)
+    # imported here: lapor_bridge.outbox imports the SLA package, so a module-level
+    # import would be a cycle; the state names stay in one place all the same
+    from lapor_bridge.outbox.states import OutboxState
+
     # a follow-up an admin withdrew (outbox `cancelled`) was never an answer
     local = select(TindakLanjut.tracking_id, TindakLanjut.created_at, TindakLanjut.status).where(
-        TindakLanjut.state != CANCELLED
+        TindakLanjut.state != OutboxState.CANCELLED
     )
     upstream = select(
         UpstreamFollowUpRow.tracking_id,
@@ -97,7 +105,7 @@ def _load_facts(session: Session, ids: list[int] | None) -> list[ReportFacts]:
         UpstreamFollowUpRow.is_echo,
     ).where(UpstreamFollowUpRow.is_echo == false())
     if ids is not None:
-        reports = reports.where(Report.tracking_id.in_(ids))  # type: ignore[attr-defined]
+        reports = reports.where(ReportRow.tracking_id.in_(ids))  # type: ignore[attr-defined]
         local = local.where(TindakLanjut.tracking_id.in_(ids))  # type: ignore[attr-defined]
         upstream = upstream.where(UpstreamFollowUpRow.tracking_id.in_(ids))  # type: ignore[attr-defined]
 
@@ -105,11 +113,11 @@ def _load_facts(session: Session, ids: list[int] | None) -> list[ReportFacts]:
     local_by_id: dict[int, list[LocalFollowUp]] = defaultdict(list)
     for tracking_id, at, status in conn.execute(local).all():
         local_by_id[tracking_id].append(LocalFollowUp(at, status))
-    upstream_by_id: dict[int, list[UpstreamFollowUp]] = defaultdict(list)
+    upstream_by_id: dict[int, list[ClockFollowUp]] = defaultdict(list)
     for tracking_id, at, author, status, is_echo in conn.execute(upstream).all():
-        upstream_by_id[tracking_id].append(UpstreamFollowUp(at, author, status, is_echo))
+        upstream_by_id[tracking_id].append(ClockFollowUp(at, author, status, is_echo))
     return [
-        ReportFacts(
+        ClockFacts(
             tracking_id,
             created_at,
             disposed_at,

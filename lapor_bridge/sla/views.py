@@ -20,19 +20,19 @@ from sqlalchemy.orm.util import AliasedClass
 from sqlmodel import Session
 
 from lapor_bridge.errors import ConfigError
-from lapor_bridge.sla.clock import OPEN_STATES, State, StopReason
+from lapor_bridge.sla.clock import OPEN_STATES, ClockState, StopReason
 from lapor_bridge.sla.policy import SlaPolicies
 from lapor_bridge.store.tables import Assignment, SlaClock
 from lapor_bridge.store.types import UTCDateTime
 
 UNASSIGNED = "(unassigned)"
 _URGENCY = {
-    State.BREACHED: 0,
-    State.AT_RISK: 1,
-    State.ON_TRACK: 2,
-    State.MET_LATE: 3,
-    State.MET: 4,
-    State.STOPPED: 5,
+    ClockState.BREACHED: 0,
+    ClockState.AT_RISK: 1,
+    ClockState.ON_TRACK: 2,
+    ClockState.MET_LATE: 3,
+    ClockState.MET: 4,
+    ClockState.STOPPED: 5,
 }
 PERCENTILES = (50, 90)
 
@@ -47,15 +47,15 @@ def state_expression(
     """
     at = literal(now, UTCDateTime())
     return case(
-        (clock.stop_reason == StopReason.TRANSFERRED.value, State.STOPPED.value),
+        (clock.stop_reason == StopReason.TRANSFERRED.value, ClockState.STOPPED.value),
         (
             and_(clock.stopped_at.is_not(None), clock.stopped_at <= clock.due_at),  # type: ignore[union-attr,operator]
-            State.MET.value,
+            ClockState.MET.value,
         ),
-        (clock.stopped_at.is_not(None), State.MET_LATE.value),  # type: ignore[union-attr]
-        (clock.due_at <= at, State.BREACHED.value),
-        (clock.at_risk_at <= at, State.AT_RISK.value),
-        else_=State.ON_TRACK.value,
+        (clock.stopped_at.is_not(None), ClockState.MET_LATE.value),  # type: ignore[union-attr]
+        (clock.due_at <= at, ClockState.BREACHED.value),
+        (clock.at_risk_at <= at, ClockState.AT_RISK.value),
+        else_=ClockState.ON_TRACK.value,
     )
 
 
@@ -97,13 +97,13 @@ class ClockRow:
         }
 
 
-def _check_state(state: str | None) -> State | None:
+def _check_state(state: str | None) -> ClockState | None:
     if state is None:
         return None
     try:
-        return State(state.upper())
+        return ClockState(state.upper())
     except ValueError:
-        known = ", ".join(s.value for s in State)
+        known = ", ".join(s.value for s in ClockState)
         raise ConfigError(f"unknown SLA state {state!r}; use one of {known}") from None
 
 
@@ -236,7 +236,7 @@ def _counts(
     )
     counts: dict[tuple[str, str], dict[str, int]] = {}
     for row in session.execute(query):
-        by_state = counts.setdefault((row.opd, row.policy), {s.value: 0 for s in State})
+        by_state = counts.setdefault((row.opd, row.policy), {s.value: 0 for s in ClockState})
         by_state[row.state] = int(row.n)
     return counts
 
@@ -314,7 +314,9 @@ def summarize(
     percentiles = _percentiles(session, since, until, opd)
     out = []
     for (opd, policy), by_state in sorted(counts.items()):
-        decided = by_state[State.MET] + by_state[State.MET_LATE] + by_state[State.BREACHED]
+        decided = (
+            by_state[ClockState.MET] + by_state[ClockState.MET_LATE] + by_state[ClockState.BREACHED]
+        )
         n, values = percentiles.get((opd, policy), (0, {}))
         configured = policies.policies.get(policy)
         out.append(
@@ -324,7 +326,7 @@ def summarize(
                 stop=configured.stop.value if configured else "",
                 total=sum(by_state.values()),
                 counts=by_state,
-                on_time_share=by_state[State.MET] / decided if decided else None,
+                on_time_share=by_state[ClockState.MET] / decided if decided else None,
                 stopped_n=n,
                 median_s=values.get(50),
                 p90_s=values.get(90),
@@ -335,7 +337,7 @@ def summarize(
 
 # --- the ranking of OPD ------------------------------------------------------
 
-BREACH_STATES = (State.BREACHED, State.MET_LATE)
+BREACH_STATES = (ClockState.BREACHED, ClockState.MET_LATE)
 SORTS = ("breaches", "on-time", "name")
 
 
@@ -352,10 +354,10 @@ class OpdRanking:
     @property
     def on_time_share(self) -> float | None:
         """MET / (MET + MET_LATE + BREACHED) over every policy."""
-        met = sum(s.counts[State.MET] for s in self.policies.values())
+        met = sum(s.counts[ClockState.MET] for s in self.policies.values())
         return met / self.decided if self.decided else None
 
-    def count(self, policy: str, *states: State) -> int:
+    def count(self, policy: str, *states: ClockState) -> int:
         summary = self.policies.get(policy)
         return 0 if summary is None else sum(summary.counts[s] for s in states)
 
@@ -378,7 +380,9 @@ def rank_opds(summary: Sequence[PolicySummary], sort: str = "breaches") -> list[
                 policies=by_policy,
                 breaches=sum(s.counts[st] for s in rows for st in BREACH_STATES),
                 decided=sum(
-                    s.counts[State.MET] + s.counts[State.MET_LATE] + s.counts[State.BREACHED]
+                    s.counts[ClockState.MET]
+                    + s.counts[ClockState.MET_LATE]
+                    + s.counts[ClockState.BREACHED]
                     for s in rows
                 ),
                 total=sum(s.total for s in rows),
@@ -425,7 +429,7 @@ class ReportClocks:
     @property
     def state(self) -> str:
         """The most urgent state of its clocks."""
-        return min((c.state for c in self.clocks.values()), key=lambda s: _URGENCY[State(s)])
+        return min((c.state for c in self.clocks.values()), key=lambda s: _URGENCY[ClockState(s)])
 
 
 @dataclass(frozen=True)
@@ -452,7 +456,7 @@ def list_report_clocks(
 ) -> Worklist:
     """Reports with a clock matching the filters (as list_clocks), one entry per
     report with every clock of it, most urgent first (by its most urgent clock)."""
-    from lapor_bridge.store.tables import Report
+    from lapor_bridge.store.tables import ReportRow
 
     matching = list_clocks(
         session,
@@ -503,19 +507,19 @@ def list_report_clocks(
             )
         for r in session.execute(
             select(
-                Report.tracking_id,
-                Report.title,
-                Report.privacy,
-                Report.kecamatan,
-                Report.desa,
-                Report.channel,
-                Report.masbupsiaga,
-                Report.status,
+                ReportRow.tracking_id,
+                ReportRow.title,
+                ReportRow.privacy,
+                ReportRow.kecamatan,
+                ReportRow.desa,
+                ReportRow.channel,
+                ReportRow.masbupsiaga,
+                ReportRow.status,
                 _opd().label("opd"),
                 func.coalesce(Assignment.complex, False).label("complex"),
             )
-            .outerjoin(Assignment, Assignment.tracking_id == Report.tracking_id)
-            .where(Report.tracking_id.in_(ids))  # type: ignore[attr-defined]
+            .outerjoin(Assignment, Assignment.tracking_id == ReportRow.tracking_id)
+            .where(ReportRow.tracking_id.in_(ids))  # type: ignore[attr-defined]
         ):
             facts[r.tracking_id] = r
     reports = []

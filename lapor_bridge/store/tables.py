@@ -28,7 +28,7 @@ def _json(*, nullable: bool = True) -> Any:
 # --- pull ------------------------------------------------------------------
 
 
-class Topic(SQLModel, table=True):
+class TopicRow(SQLModel, table=True):
     __tablename__ = "topic"
 
     id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
@@ -37,7 +37,7 @@ class Topic(SQLModel, table=True):
     synced_at: datetime = _time()
 
 
-class Report(SQLModel, table=True):
+class ReportRow(SQLModel, table=True):
     """The newest version of each report that was ever disposed to the regency."""
 
     __tablename__ = "report"
@@ -73,7 +73,7 @@ class Report(SQLModel, table=True):
     last_synced_at: datetime = _time()
 
 
-class UpstreamFollowUp(SQLModel, table=True):
+class UpstreamFollowUpRow(SQLModel, table=True):
     """A follow-up as LAPOR! lists it: the regency's (echoes), the citizen's, the admin's."""
 
     __tablename__ = "upstream_followup"

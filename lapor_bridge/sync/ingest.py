@@ -25,10 +25,8 @@ from sqlmodel import Session
 
 from lapor_bridge.mapping.channel import is_masbupsiaga
 from lapor_bridge.outbox import reconcile_echoes
-from lapor_bridge.store.tables import Quarantine, Report, Topic, UpstreamFollowUp
-from lapor_bridge.upstream.models import FollowUp, Privacy, Status
-from lapor_bridge.upstream.models import Report as UpstreamReport
-from lapor_bridge.upstream.models import Topic as UpstreamTopic
+from lapor_bridge.store.tables import Quarantine, ReportRow, TopicRow, UpstreamFollowUpRow
+from lapor_bridge.upstream.models import ApiFollowUp, ApiReport, ApiTopic, Privacy, Status
 
 
 @dataclass
@@ -47,7 +45,7 @@ def store_page(
 ) -> PageResult:
     """Validate and store one listing page. Returns what happened."""
     result = PageResult(fetched=len(records))
-    newest: dict[int, tuple[UpstreamReport, dict[str, Any]]] = {}
+    newest: dict[int, tuple[ApiReport, dict[str, Any]]] = {}
     for raw in records:
         report = _validate(session, raw, now=now)
         if report is None:
@@ -87,11 +85,11 @@ def store_page(
 # --- validation and quarantine ---------------------------------------------
 
 
-def _validate(session: Session, raw: Any, *, now: datetime) -> UpstreamReport | None:
+def _validate(session: Session, raw: Any, *, now: datetime) -> ApiReport | None:
     try:
         if not isinstance(raw, dict):
             raise TypeError(f"a report must be a JSON object, got {type(raw).__name__}")
-        return UpstreamReport.model_validate(raw)
+        return ApiReport.model_validate(raw)
     except (ValidationError, TypeError) as exc:
         quarantine(session, raw, reason=_reason(exc), source="listing", now=now)
         return None
@@ -175,12 +173,12 @@ def _resolve_quarantine(session: Session, versions: dict[int, int], now: datetim
 # --- reports -----------------------------------------------------------------
 
 
-def _safe_raw(raw: dict[str, Any], report: UpstreamReport) -> dict[str, Any]:
+def _safe_raw(raw: dict[str, Any], report: ApiReport) -> dict[str, Any]:
     return _redact_anonymous(raw) if report.privacy == Privacy.ANONIM else raw
 
 
 def _row(
-    report: UpstreamReport, raw: dict[str, Any], *, instansi_id: int, now: datetime
+    report: ApiReport, raw: dict[str, Any], *, instansi_id: int, now: datetime
 ) -> dict[str, Any]:
     reporter = None if report.privacy == Privacy.ANONIM else report.reporter
     location = report.location
@@ -216,7 +214,9 @@ def _row(
 
 def _stored_versions(session: Session, tracking_ids: list[int]) -> dict[int, int]:
     rows = session.execute(
-        select(Report.tracking_id, Report.version).where(Report.tracking_id.in_(tracking_ids))
+        select(ReportRow.tracking_id, ReportRow.version).where(
+            ReportRow.tracking_id.in_(tracking_ids)
+        )
     )
     return dict(rows.all())
 
@@ -241,23 +241,23 @@ def _transferred_at(old: datetime | None, row: dict[str, Any]) -> datetime | Non
 
 
 def _upsert_reports(session: Session, rows: list[dict[str, Any]]) -> None:
-    stmt = _dialect_insert(session, Report)
+    stmt = _dialect_insert(session, ReportRow)
     if stmt is None:  # another engine: the caller holds the job lock, so check-then-write is safe
         stored = _stored_versions(session, [r["tracking_id"] for r in rows])
         new = [r for r in rows if r["tracking_id"] not in stored]
         newer = [r for r in rows if stored.get(r["tracking_id"], 1 << 62) < r["version"]]
         if new:
-            session.execute(insert(Report), new)
+            session.execute(insert(ReportRow), new)
         if newer:
             old = dict(
                 session.execute(
-                    select(Report.tracking_id, Report.transferred_at).where(
-                        Report.tracking_id.in_([r["tracking_id"] for r in newer])
+                    select(ReportRow.tracking_id, ReportRow.transferred_at).where(
+                        ReportRow.tracking_id.in_([r["tracking_id"] for r in newer])
                     )
                 )
             )
             session.execute(
-                update(Report),
+                update(ReportRow),
                 [
                     {
                         **_without(r, {"first_seen_at"}),
@@ -268,7 +268,7 @@ def _upsert_reports(session: Session, rows: list[dict[str, Any]]) -> None:
             )
         return
     excluded = stmt.excluded
-    table = Report.__table__
+    table = ReportRow.__table__
     stmt = stmt.on_conflict_do_update(
         index_elements=["tracking_id"],
         set_={
@@ -293,14 +293,16 @@ def _without(row: dict[str, Any], keys: set[str]) -> dict[str, Any]:
 # --- follow-ups --------------------------------------------------------------
 
 
-def _store_followups(session: Session, followups: Iterable[FollowUp], *, now: datetime) -> None:
+def _store_followups(session: Session, followups: Iterable[ApiFollowUp], *, now: datetime) -> None:
     followups = list(followups)
     if not followups:
         return
     ours = reconcile_echoes(session, followups, now=now)
     known = set(
         session.execute(
-            select(UpstreamFollowUp.id).where(UpstreamFollowUp.id.in_([f.id for f in followups]))
+            select(UpstreamFollowUpRow.id).where(
+                UpstreamFollowUpRow.id.in_([f.id for f in followups])
+            )
         ).scalars()
     )
     fresh = {
@@ -320,19 +322,19 @@ def _store_followups(session: Session, followups: Iterable[FollowUp], *, now: da
         if f.id not in known
     }
     if fresh:
-        session.execute(insert(UpstreamFollowUp.__table__), list(fresh.values()))
+        session.execute(insert(UpstreamFollowUpRow.__table__), list(fresh.values()))
 
 
 # --- topics ------------------------------------------------------------------
 
 
-def parse_topics(records: Sequence[Any]) -> tuple[list[UpstreamTopic], list[tuple[Any, str]]]:
+def parse_topics(records: Sequence[Any]) -> tuple[list[ApiTopic], list[tuple[Any, str]]]:
     """The valid topics of a `/topics` answer, and the invalid ones with why."""
-    topics: list[UpstreamTopic] = []
+    topics: list[ApiTopic] = []
     bad: list[tuple[Any, str]] = []
     for raw in records:
         try:
-            topics.append(UpstreamTopic.model_validate(raw))
+            topics.append(ApiTopic.model_validate(raw))
         except ValidationError as exc:
             bad.append((raw, _reason(exc)))
     return topics, bad
@@ -340,7 +342,7 @@ def parse_topics(records: Sequence[Any]) -> tuple[list[UpstreamTopic], list[tupl
 
 def store_topics(
     session: Session,
-    topics: Sequence[UpstreamTopic],
+    topics: Sequence[ApiTopic],
     bad: Sequence[tuple[Any, str]] = (),
     *,
     now: datetime,
@@ -352,10 +354,10 @@ def store_topics(
     if not topics:
         return 0
     rows = [{"id": t.id, "parent": t.parent, "name": t.name, "synced_at": now} for t in topics]
-    stmt = _dialect_insert(session, Topic)
+    stmt = _dialect_insert(session, TopicRow)
     if stmt is None:
         for row in rows:
-            session.merge(Topic(**row))
+            session.merge(TopicRow(**row))
     else:
         stmt = stmt.on_conflict_do_update(
             index_elements=["id"],

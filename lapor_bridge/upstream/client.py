@@ -71,7 +71,7 @@ __all__ = [
     "Action",
     "LaporClient",
     "ListingPage",
-    "RetryPolicy",
+    "RequestRetryPolicy",
     "action_for",
     "parse_retry_after",
 ]
@@ -291,7 +291,7 @@ class _StopAtBudget(stop_base):
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
+class RequestRetryPolicy:
     max_attempts: int = 6  # per request, total
     max_elapsed_s: float = 60.0  # per request, total time budget incl. waits
     backoff_base_s: float = 0.5  # exponential backoff with full jitter, capped
@@ -302,10 +302,10 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
-            raise ValueError("RetryPolicy.max_attempts must be >= 1")
+            raise ValueError("RequestRetryPolicy.max_attempts must be >= 1")
         for name in ("max_elapsed_s", "backoff_base_s", "backoff_max_s", "max_retry_after_s"):
             if not getattr(self, name) >= 0:
-                raise ValueError(f"RetryPolicy.{name} must be >= 0")
+                raise ValueError(f"RequestRetryPolicy.{name} must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -393,7 +393,7 @@ class LaporClient:
         token: str,
         *,
         timeout: tuple[float, float] = (5.0, 30.0),
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RequestRetryPolicy = RequestRetryPolicy(),
         rate_limit_per_s: float | None = 10.0,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -407,12 +407,12 @@ class LaporClient:
             port = -1
         if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
             raise ConfigError(
-                "LAPOR_BRIDGE_BASE_URL must be an http(s) URL with a host, "
+                "LAPOR_BRIDGE_API_URL must be an http(s) URL with a host, "
                 "e.g. https://lapor.example.go.id/api/v1"
             )
         if parts.username or parts.password or parts.query or parts.fragment:
             raise ConfigError(
-                "LAPOR_BRIDGE_BASE_URL must not carry user:password, a query or a fragment; "
+                "LAPOR_BRIDGE_API_URL must not carry user:password, a query or a fragment; "
                 "the token goes in LAPOR_BRIDGE_TOKEN."
             )
         if len(timeout) != 2 or not all(t > 0 for t in timeout):
@@ -634,7 +634,7 @@ class LaporClient:
         if 300 <= status < 400:
             raise Rejected(
                 f"LAPOR! API at {self.host} redirected {call.method} {call.path} ({reason}); "
-                "check LAPOR_BRIDGE_BASE_URL (scheme, host and path).",
+                "check LAPOR_BRIDGE_API_URL (scheme, host and path).",
                 status=status,
             )
         raise Unavailable(
@@ -725,7 +725,7 @@ class LaporClient:
     def _broken(self, call: _Call, what: str) -> ContractViolation:
         return ContractViolation(
             f"LAPOR! API at {self.host} broke the contract on {call.method} {call.path}: "
-            f"{what}. Check that LAPOR_BRIDGE_BASE_URL points at the integration API."
+            f"{what}. Check that LAPOR_BRIDGE_API_URL points at the integration API."
             + self._maybe_sent_hint(call, applied=True),
             maybe_sent=call.is_post,
         )

@@ -62,7 +62,7 @@ class _Upstream(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-class Topic(_Upstream):
+class ApiTopic(_Upstream):
     id: StrictInt
     parent: StrictInt
     name: str
@@ -88,7 +88,7 @@ class Attachment(_Upstream):
     mime: str | None = None
 
 
-class FollowUp(_Upstream):
+class ApiFollowUp(_Upstream):
     id: StrictInt
     tracking_id: StrictInt
     content: str
@@ -99,7 +99,7 @@ class FollowUp(_Upstream):
     author: Author = Author.INSTANSI
 
 
-class Report(_Upstream):
+class ApiReport(_Upstream):
     tracking_id: StrictInt
     title: str
     content: str
@@ -117,7 +117,7 @@ class Report(_Upstream):
     tags: list[str] = Field(default_factory=list)
     attachments: list[Attachment] = Field(default_factory=list)
     disposed_at: UpstreamTime | None = None
-    followups: list[FollowUp] = Field(default_factory=list)
+    followups: list[ApiFollowUp] = Field(default_factory=list)
 
 
 class FollowUpIn(BaseModel):

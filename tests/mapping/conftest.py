@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from lapor_bridge.mapping import Mapping, load_mapping
-from lapor_bridge.mapping.match import ReportFacts, report_facts
+from lapor_bridge.mapping.match import RoutingFacts, report_facts
 from lapor_bridge.simulator.seed import TOPICS
 from lapor_bridge.store import read_session, write_session
-from lapor_bridge.store.tables import Assignment, AssignmentHistory, Report, Topic
+from lapor_bridge.store.tables import Assignment, AssignmentHistory, ReportRow, TopicRow
 
 SEED_TOPICS: dict[int, int] = {tid: parent for tid, parent, _ in TOPICS}
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
@@ -82,7 +82,7 @@ def facts(
     classification: str = "PENGADUAN",
     masbupsiaga: bool = False,
     tree: dict[int, int] = SEED_TOPICS,
-) -> ReportFacts:
+) -> RoutingFacts:
     return report_facts(
         tree,
         tracking_id=1,
@@ -97,7 +97,7 @@ def facts(
     )
 
 
-def report_row(tracking_id: int, **values: Any) -> Report:
+def report_row(tracking_id: int, **values: Any) -> ReportRow:
     """A Report with every required column filled; `values` override."""
     at = values.pop("at", NOW - timedelta(days=1))
     row: dict[str, Any] = {
@@ -118,17 +118,17 @@ def report_row(tracking_id: int, **values: Any) -> Report:
         "last_synced_at": at,
     }
     row.update(values)
-    return Report(**row)
+    return ReportRow(**row)
 
 
-def add_reports(engine: Engine, reports: Iterable[Report]) -> None:
+def add_reports(engine: Engine, reports: Iterable[ReportRow]) -> None:
     with write_session(engine) as session:
         session.add_all(list(reports))
 
 
 def add_topics(engine: Engine, topics: Iterable[tuple[int, int, str]] = TOPICS) -> None:
     with write_session(engine) as session:
-        session.add_all(Topic(id=t, parent=p, name=n, synced_at=NOW) for t, p, n in topics)
+        session.add_all(TopicRow(id=t, parent=p, name=n, synced_at=NOW) for t, p, n in topics)
 
 
 def assignments(engine: Engine) -> dict[int, tuple[str, str, tuple[str, ...], bool]]:

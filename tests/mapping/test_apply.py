@@ -17,7 +17,7 @@ from lapor_bridge.mapping import (
     unassign_manual,
 )
 from lapor_bridge.store import read_session, write_session
-from lapor_bridge.store.tables import Report
+from lapor_bridge.store.tables import ReportRow
 
 from .conftest import (
     NOW,
@@ -232,7 +232,7 @@ def test_transferred_report_keeps_its_last_assignment_and_is_not_remapped(store,
     remap(store, mapping_of(tmp_path / "v1", RULES))
     add_reports(store, [report_row(7, topic_id=101, status="DIALIHKAN", transferred=True)])
     with write_session(store) as session:
-        report = session.get(Report, 1)
+        report = session.get(ReportRow, 1)
         report.status, report.transferred = "DIALIHKAN", True
     edited = RULES.replace("opd: DPUPR\n", "opd: DINSOS\n", 1)
     result = remap(store, mapping_of(tmp_path / "v2", edited))

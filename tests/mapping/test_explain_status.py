@@ -10,7 +10,7 @@ from lapor_bridge.mapping import MappingRequestError, assign_manual, assign_repo
 from lapor_bridge.mapping.explain import explain
 from lapor_bridge.mapping.status import mapping_status
 from lapor_bridge.store import read_session, write_session
-from lapor_bridge.store.tables import Report
+from lapor_bridge.store.tables import ReportRow
 
 from .conftest import NOW, add_reports, add_topics, mapping_of, report_row
 
@@ -62,7 +62,7 @@ def store(engine, mapping):
     with write_session(engine) as session:
         assign_reports(session, mapping, None, actor="sync", now=NOW)
     with write_session(engine) as session:  # then LAPOR! disposes 8 to another body
-        moved = session.get(Report, 8)
+        moved = session.get(ReportRow, 8)
         moved.status, moved.transferred = "DIALIHKAN", True
     return engine
 

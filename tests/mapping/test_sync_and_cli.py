@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from cli import app
 from lapor_bridge.errors import MappingInvalid
 from lapor_bridge.store import open_store, read_session, write_session
-from lapor_bridge.store.tables import Report
+from lapor_bridge.store.tables import ReportRow
 from lapor_bridge.sync.engine import run_sync
 
 from .conftest import NOW, add_reports, add_topics, assignments, history_count, report_row
@@ -31,7 +31,7 @@ def test_sync_assigns_every_pulled_report_and_refuses_a_broken_mapping(
     engine = rt.engine
     got = assignments(engine)
     with read_session(engine) as session:
-        reports = {r.tracking_id: r for r in session.execute(select(Report)).scalars()}
+        reports = {r.tracking_id: r for r in session.execute(select(ReportRow)).scalars()}
     assert {tid for tid, r in reports.items() if not r.transferred} <= set(got)
     assert history_count(engine) == len(got)
     # the shipped rules route the simulator's topics as the regency expects
@@ -48,7 +48,7 @@ def test_sync_assigns_every_pulled_report_and_refuses_a_broken_mapping(
     (broken / "rules.yaml").write_text(text.replace("opd: RSUD", "opd: RSUD_ASHARI", 1))
     sim.generate_changes(30)
     with read_session(engine) as session:
-        versions = dict(session.execute(select(Report.tracking_id, Report.version)).all())
+        versions = dict(session.execute(select(ReportRow.tracking_id, ReportRow.version)).all())
     before = (assignments(engine), history_count(engine))
     refused = make_runtime(sim, store_url, mappings_dir=broken)
     with pytest.raises(MappingInvalid) as caught:
@@ -57,7 +57,10 @@ def test_sync_assigns_every_pulled_report_and_refuses_a_broken_mapping(
     assert "did you mean `RSUD`?" in caught.value.message
     assert (assignments(engine), history_count(engine)) == before
     with read_session(engine) as session:
-        assert dict(session.execute(select(Report.tracking_id, Report.version)).all()) == versions
+        assert (
+            dict(session.execute(select(ReportRow.tracking_id, ReportRow.version)).all())
+            == versions
+        )
 
 
 # --- CLI ------------------------------------------------------------------------------
@@ -190,7 +193,7 @@ def test_assign_refuses_unknown_report(cli_store):
     assert result.exit_code == 1
     assert "no report 999 in the store" in result.output
     with write_session(cli_store) as session:
-        assert session.execute(select(func.count()).select_from(Report)).scalar_one() == 4
+        assert session.execute(select(func.count()).select_from(ReportRow)).scalar_one() == 4
     assert NOW  # the fixture's clock is the store's clock
 
 
@@ -210,8 +213,8 @@ def test_remap_that_makes_a_case_complex_moves_its_due_time_not_its_start(
         with read_session(rt.engine) as session:
             rows = session.execute(
                 select(SlaClock.tracking_id, SlaClock.started_at, SlaClock.due_at)
-                .join(Report, Report.tracking_id == SlaClock.tracking_id)
-                .where(SlaClock.policy == "bupati-24h", Report.topic_id == 101)
+                .join(ReportRow, ReportRow.tracking_id == SlaClock.tracking_id)
+                .where(SlaClock.policy == "bupati-24h", ReportRow.topic_id == 101)
             ).all()
         return {tid: (start, due) for tid, start, due in rows}
 

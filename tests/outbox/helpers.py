@@ -9,9 +9,9 @@ from sqlalchemy import Engine, select
 
 from lapor_bridge.simulator import Simulator
 from lapor_bridge.store import read_session, write_session
-from lapor_bridge.store.tables import Assignment, Report, TindakLanjut
+from lapor_bridge.store.tables import Assignment, ReportRow, TindakLanjut
 from lapor_bridge.timeutil import parse_upstream_time
-from lapor_bridge.upstream.client import LaporClient, RetryPolicy
+from lapor_bridge.upstream.client import LaporClient, RequestRetryPolicy
 
 NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # a Monday, 10:00 WIB
 OPEN = ("DISPOSISI", "DIPROSES", "SELESAI")
@@ -27,8 +27,8 @@ def add_report(
     instansi_id: int = 3327,
     opd: str | None = "DINKES",
     at: datetime = NOW,
-) -> Report:
-    report = Report(
+) -> ReportRow:
+    report = ReportRow(
         tracking_id=tracking_id,
         version=1,
         title=f"Laporan {tracking_id}",
@@ -88,7 +88,7 @@ def make_client(
         sim.url,
         token or sim.config.token,
         timeout=timeout,
-        retry=RetryPolicy(
+        retry=RequestRetryPolicy(
             max_attempts=3,
             max_elapsed_s=2.0,
             backoff_base_s=0.01,

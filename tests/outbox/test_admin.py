@@ -15,9 +15,9 @@ from lapor_bridge.outbox import (
 )
 from lapor_bridge.outbox.errors import OutboxCommandError
 from lapor_bridge.outbox.respond import record_tindak_lanjut
-from lapor_bridge.outbox.states import State
+from lapor_bridge.outbox.states import OutboxState
 from lapor_bridge.store import read_session, write_session
-from lapor_bridge.store.tables import TindakLanjut, UpstreamFollowUp
+from lapor_bridge.store.tables import TindakLanjut, UpstreamFollowUpRow
 from tests.outbox.helpers import NOW, add_report, items
 
 
@@ -47,7 +47,7 @@ def test_listing_filters_shows_the_waiting_order_and_hides_rahasia_text(engine):
     set_state(engine, a1, state="dead", attempts=1, last_error="409 closed", last_status=409)
     with read_session(engine) as session:
         rows = list_outbox(session)
-        dead = list_outbox(session, state=State.DEAD)
+        dead = list_outbox(session, state=OutboxState.DEAD)
         by_opd = list_outbox(session, opd="OPD2")
     assert [r.id for r in rows] == [a1, a2, b1]
     assert [r.waits_for for r in rows] == [None, a1, None]
@@ -128,7 +128,7 @@ def test_citizen_replies_are_shown_per_opd_with_rahasia_withheld(engine):
     with write_session(engine) as session:
         for id_, tracking_id, author in ((1, 1, "PELAPOR"), (2, 2, "PELAPOR"), (3, 1, "INSTANSI")):
             session.add(
-                UpstreamFollowUp(
+                UpstreamFollowUpRow(
                     id=id_,
                     tracking_id=tracking_id,
                     author=author,

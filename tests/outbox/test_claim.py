@@ -19,7 +19,7 @@ from lapor_bridge.outbox.states import (
     Attempt,
     Delivered,
     Final,
-    RetryPolicy,
+    PushRetryPolicy,
     Transient,
     next_state,
 )
@@ -45,7 +45,7 @@ def queue(engine, plan: list[int]) -> list[int]:
 def settle(engine, claimed, worker, outcome, now=NOW):
     attempt = Attempt(claimed.state_before, claimed.attempts, claimed.uncertain)
     transition = next_state(
-        attempt, outcome, now=now, policy=RetryPolicy(max_attempts=3), rng=random.Random(1)
+        attempt, outcome, now=now, policy=PushRetryPolicy(max_attempts=3), rng=random.Random(1)
     )
     assert finish(engine, claimed, worker=worker, transition=transition)
     return transition
@@ -96,7 +96,7 @@ def test_an_expired_lease_is_reclaimed_as_uncertain_and_a_live_one_is_not(engine
     # the crashed worker's late outcome is not recorded: the item is no longer its own
     attempt = Attempt(crashed.state_before, crashed.attempts, crashed.uncertain)
     transition = next_state(
-        attempt, Delivered(5), now=NOW, policy=RetryPolicy(), rng=random.Random(1)
+        attempt, Delivered(5), now=NOW, policy=PushRetryPolicy(), rng=random.Random(1)
     )
     assert not finish(engine, crashed, worker="crashed", transition=transition)
     assert not renew_lease(engine, crashed, worker="crashed", now=NOW, lease_s=60)

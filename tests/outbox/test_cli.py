@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from cli import app
 from lapor_bridge.store import open_store, write_session
-from lapor_bridge.store.tables import UpstreamFollowUp
+from lapor_bridge.store.tables import UpstreamFollowUpRow
 from tests.outbox.helpers import NOW, items, ours_upstream, seed_from_simulator
 
 REPO = Path(__file__).resolve().parents[2]
@@ -122,7 +122,7 @@ def test_replies_show_the_citizens_answers_per_opd(bridge):
     _, engine, reports = bridge
     with write_session(engine) as session:
         session.add(
-            UpstreamFollowUp(
+            UpstreamFollowUpRow(
                 id=9001,
                 tracking_id=reports[0],
                 author="PELAPOR",

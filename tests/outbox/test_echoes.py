@@ -8,14 +8,14 @@ from datetime import timedelta
 from lapor_bridge.outbox import reconcile_echoes
 from lapor_bridge.outbox.claim import claim_next, finish
 from lapor_bridge.outbox.respond import record_tindak_lanjut
-from lapor_bridge.outbox.states import State, Transition
+from lapor_bridge.outbox.states import OutboxState, Transition
 from lapor_bridge.store import write_session
-from lapor_bridge.upstream.models import FollowUp
+from lapor_bridge.upstream.models import ApiFollowUp
 from tests.outbox.helpers import NOW, add_report, items
 
 
 def follow_up(id: int, tracking_id: int, external_ref: str | None, author: str = "INSTANSI"):
-    return FollowUp(
+    return ApiFollowUp(
         id=id,
         tracking_id=tracking_id,
         content="isi",
@@ -38,7 +38,7 @@ def setup(engine, n: int):
 def test_our_refs_are_returned_and_unsent_items_become_sent(engine):
     pending, failed, sent = setup(engine, 3)
     with write_session(engine) as session:
-        for item, state in ((failed, State.FAILED), (sent, State.SENT)):
+        for item, state in ((failed, OutboxState.FAILED), (sent, OutboxState.SENT)):
             row = session.get(type(item), item.id)
             row.state, row.upstream_id, row.uncertain = (
                 state,
@@ -81,7 +81,7 @@ def test_an_echo_while_a_worker_holds_the_item_wins_over_the_workers_late_outcom
     claimed = claim_next(engine, worker="w", now=NOW, lease_s=60)
     with write_session(engine) as session:
         reconcile_echoes(session, [follow_up(777, 1, item.external_ref)], now=NOW)
-    failed = Transition(State.FAILED, 1, True, NOW + timedelta(minutes=1), "read timeout")
+    failed = Transition(OutboxState.FAILED, 1, True, NOW + timedelta(minutes=1), "read timeout")
     assert not finish(engine, claimed, worker="w", transition=failed)
     [stored] = items(engine)
     assert (stored.state, stored.upstream_id, stored.lease_owner) == ("sent", 777, None)

@@ -154,12 +154,12 @@ def test_a_report_transferred_since_the_answer_was_written_is_never_pushed(
     sqlite_engine, sim, open_ids
 ):
     from lapor_bridge.store import write_session
-    from lapor_bridge.store.tables import Report
+    from lapor_bridge.store.tables import ReportRow
 
     tid = open_ids[0]
     item = respond(sqlite_engine, tid, "Jawaban")
     with write_session(sqlite_engine) as session:  # the next pull saw it leave
-        report = session.get(Report, tid)
+        report = session.get(ReportRow, tid)
         report.transferred, report.instansi_id, report.status = True, 3328, "DIALIHKAN"
     with make_client(sim) as client:
         summary = push(sqlite_engine, client)

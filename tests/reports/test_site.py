@@ -118,11 +118,11 @@ def test_rahasia_is_withheld_everywhere(seeded: Seeded, site: Path) -> None:
     from sqlalchemy import select
 
     from lapor_bridge.store import read_session
-    from lapor_bridge.store.tables import Report
+    from lapor_bridge.store.tables import ReportRow
 
     with read_session(seeded.rt.engine) as session:
-        phones = {p for p in session.execute(select(Report.reporter_phone)).scalars() if p}
-        emails = {e for e in session.execute(select(Report.reporter_email)).scalars() if e}
+        phones = {p for p in session.execute(select(ReportRow.reporter_phone)).scalars() if p}
+        emails = {e for e in session.execute(select(ReportRow.reporter_email)).scalars() if e}
     assert phones and emails
     text = "".join(p.read_text(encoding="utf-8") for p in site.rglob("*.html"))
     assert not [who for who in phones | emails if who in text]

@@ -10,7 +10,7 @@ import pytest
 from sqlmodel import Session
 
 from lapor_bridge.sla.policy import SlaPolicies, load_policies
-from lapor_bridge.store.tables import Assignment, Report, TindakLanjut, UpstreamFollowUp
+from lapor_bridge.store.tables import Assignment, ReportRow, TindakLanjut, UpstreamFollowUpRow
 from lapor_bridge.timeutil import parse_upstream_time
 
 MAPPINGS = Path(__file__).parents[2] / "mappings"
@@ -41,7 +41,7 @@ def add_report(
 ) -> None:
     start = w(disposed or created or "2026-03-02 10:00")
     session.add(
-        Report(
+        ReportRow(
             tracking_id=tracking_id,
             version=1,
             title="judul",
@@ -102,7 +102,7 @@ def add_upstream(
     echo: bool = False,
 ) -> None:
     session.add(
-        UpstreamFollowUp(
+        UpstreamFollowUpRow(
             id=next(_ids),
             tracking_id=tracking_id,
             author=author,

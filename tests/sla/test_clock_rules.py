@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 
 from lapor_bridge.sla.clock import (
+    ClockFacts,
+    ClockFollowUp,
     LocalFollowUp,
-    ReportFacts,
     StopReason,
-    UpstreamFollowUp,
     compute_clock,
     state_of,
 )
@@ -70,8 +70,8 @@ def L(at: str, status: str = "DIPROSES") -> LocalFollowUp:
 
 def U(
     at: str, author: str = "INSTANSI", status: str = "DIPROSES", echo: bool = False
-) -> UpstreamFollowUp:
-    return UpstreamFollowUp(at=w(at), author=author, status=status, is_echo=echo)
+) -> ClockFollowUp:
+    return ClockFollowUp(at=w(at), author=author, status=status, is_echo=echo)
 
 
 N5 = "nasional-5hk"
@@ -565,7 +565,7 @@ CASES = [
 ]
 
 
-def facts_for(case: Case) -> ReportFacts:
+def facts_for(case: Case) -> ClockFacts:
     start = w(case.start)
     base: dict[str, Any] = {
         "tracking_id": 1,
@@ -574,7 +574,7 @@ def facts_for(case: Case) -> ReportFacts:
         "status": "DISPOSISI",
         "updated_at": start,
     }
-    return ReportFacts(**{**base, **case.facts})
+    return ClockFacts(**{**base, **case.facts})
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

@@ -8,12 +8,12 @@ from sqlalchemy import Engine, select
 
 from lapor_bridge.simulator import Simulator
 from lapor_bridge.store import read_session
-from lapor_bridge.store.tables import Report
+from lapor_bridge.store.tables import ReportRow
 
 
 def store_versions(engine: Engine) -> dict[int, int]:
     with read_session(engine) as session:
-        return dict(session.execute(select(Report.tracking_id, Report.version)).all())
+        return dict(session.execute(select(ReportRow.tracking_id, ReportRow.version)).all())
 
 
 def truth_versions(sim: Simulator) -> dict[int, int]:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from lapor_bridge.store import read_session, write_session
-from lapor_bridge.store.tables import Quarantine, Report, UpstreamFollowUp
+from lapor_bridge.store.tables import Quarantine, ReportRow, UpstreamFollowUpRow
 from lapor_bridge.sync.ingest import store_page
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -41,9 +41,9 @@ def record(tracking_id: int = 1916449, version: int = 1, **fields) -> dict:
     return base
 
 
-def stored(engine, tracking_id: int) -> Report | None:
+def stored(engine, tracking_id: int) -> ReportRow | None:
     with read_session(engine) as s:
-        return s.get(Report, tracking_id)
+        return s.get(ReportRow, tracking_id)
 
 
 def put(engine, records):
@@ -144,7 +144,7 @@ def test_followups_are_stored_once(engine):
     put(engine, [record(version=1, followups=[reply])])
     put(engine, [record(version=2, followups=[reply, {**reply, "id": 78}])])
     with read_session(engine) as s:
-        rows = s.scalars(select(UpstreamFollowUp).order_by(UpstreamFollowUp.id)).all()
+        rows = s.scalars(select(UpstreamFollowUpRow).order_by(UpstreamFollowUpRow.id)).all()
     assert [(f.id, f.author, f.is_echo) for f in rows] == [
         (77, "PELAPOR", False),
         (78, "PELAPOR", False),

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from lapor_bridge.errors import Unavailable, UpstreamError
 from lapor_bridge.simulator import Faults
 from lapor_bridge.store import read_session
-from lapor_bridge.store.tables import Quarantine, Report, SyncCheckpoint, Topic
+from lapor_bridge.store.tables import Quarantine, ReportRow, SyncCheckpoint, TopicRow
 from lapor_bridge.sync.engine import run_sync
 from tests.sync.helpers import next_second, store_versions, truth_versions
 
@@ -32,7 +32,7 @@ def test_first_sync_then_incremental_changes_equal_truth(make_simulator, make_ru
     again = run_sync(rt, push=False)  # a replay of the look-back changes nothing
     assert (again.inserted, again.updated) == (0, 0)
     with read_session(rt.engine) as s:
-        assert s.scalar(select(func.count()).select_from(Topic)) > 10
+        assert s.scalar(select(func.count()).select_from(TopicRow)) > 10
         checkpoint = s.get(SyncCheckpoint, "incremental")
     assert checkpoint.window_to is None  # the window completed
 
@@ -161,7 +161,7 @@ def test_legacy_times_without_offset_are_wib(make_simulator, make_runtime, sqlit
     assert legacy
     with read_session(rt.engine) as s:
         for report in legacy:
-            row = s.get(Report, report["tracking_id"])
+            row = s.get(ReportRow, report["tracking_id"])
             assert row.updated_at == parse_upstream_time(report["updated_at"])
             assert row.created_at == parse_upstream_time(report["created_at"])
 
@@ -182,6 +182,8 @@ def test_transferred_reports_are_kept_and_marked(make_simulator, make_runtime, s
     }
     assert away
     with read_session(rt.engine) as s:
-        marked = set(s.scalars(select(Report.tracking_id).where(Report.transferred.is_(True))))
-        assert all(s.get(Report, t).transferred_at is not None for t in marked)
+        marked = set(
+            s.scalars(select(ReportRow.tracking_id).where(ReportRow.transferred.is_(True)))
+        )
+        assert all(s.get(ReportRow, t).transferred_at is not None for t in marked)
     assert marked == away

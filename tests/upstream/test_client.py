@@ -37,7 +37,7 @@ from lapor_bridge.upstream.client import (
     Action,
     LaporClient,
     ListingPage,
-    RetryPolicy,
+    RequestRetryPolicy,
     action_for,
     parse_retry_after,
 )
@@ -260,7 +260,9 @@ def test_get_retries_transport_failures(mocked, make_client, exc):
 def test_bounded_attempts_then_unavailable(mocked, make_client, clock, jitter_high):
     for _ in range(6):
         mocked.get(TOPICS, status=500)
-    client = make_client(retry=RetryPolicy(max_attempts=6, backoff_base_s=0.5, backoff_max_s=3.0))
+    client = make_client(
+        retry=RequestRetryPolicy(max_attempts=6, backoff_base_s=0.5, backoff_max_s=3.0)
+    )
     with pytest.raises(Unavailable) as info:
         client.list_topics()
     assert len(mocked.calls) == 6
@@ -275,7 +277,7 @@ def test_bounded_attempts_then_unavailable(mocked, make_client, clock, jitter_hi
 def test_time_budget_bounds_retries_including_waits(mocked, make_client, clock, jitter_high):
     for _ in range(4):
         mocked.get(TOPICS, status=502)
-    policy = RetryPolicy(
+    policy = RequestRetryPolicy(
         max_attempts=100, max_elapsed_s=10.0, backoff_base_s=1.0, backoff_max_s=4.0
     )
     with pytest.raises(Unavailable, match=r"after 4 attempts over 7\.0 s"):
@@ -318,7 +320,7 @@ def test_429_without_retry_after_backs_off_and_ends_rate_limited(mocked, make_cl
     for _ in range(3):
         mocked.get(TOPICS, status=429)
     with pytest.raises(RateLimited) as info:
-        make_client(retry=RetryPolicy(max_attempts=3, backoff_max_s=15.0)).list_topics()
+        make_client(retry=RequestRetryPolicy(max_attempts=3, backoff_max_s=15.0)).list_topics()
     assert len(mocked.calls) == 3
     assert len(clock.sleeps) == 2
     assert info.value.retry_after == 15.0
@@ -406,7 +408,7 @@ def test_other_4xx_are_final_rejections(mocked, make_client, status):
 
 def test_redirect_is_not_followed(mocked, make_client):
     mocked.get(TOPICS, status=301, headers={"Location": "https://elsewhere.test/topics"})
-    with pytest.raises(Rejected, match="LAPOR_BRIDGE_BASE_URL"):
+    with pytest.raises(Rejected, match="LAPOR_BRIDGE_API_URL"):
         make_client().list_topics()
     assert len(mocked.calls) == 1
 
@@ -474,7 +476,7 @@ def test_post_connection_refused_exhausted_is_not_sent(mocked, make_client):
     for _ in range(4):
         mocked.post(FOLLOWUPS, body=refused())
     with pytest.raises(Unavailable) as info:
-        make_client(retry=RetryPolicy(max_attempts=4)).post_followup(1916449, FOLLOWUP_IN)
+        make_client(retry=RequestRetryPolicy(max_attempts=4)).post_followup(1916449, FOLLOWUP_IN)
     assert info.value.maybe_sent is False
     assert "after 4 attempts" in str(info.value)
     assert len(mocked.calls) == 4
