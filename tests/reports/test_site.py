@@ -204,3 +204,29 @@ def test_catalog_translates_every_source_string() -> None:
         and m not in {"OPD", "Median", "Status", "Mas Bup Siaga", "Kecamatan", "Desa"}
     )
     assert not missing
+
+
+@pytest.mark.postgres
+def test_site_from_a_postgresql_store_counts_as_sla_summary(
+    pg_url, make_simulator, make_runtime, tmp_path
+) -> None:
+    from lapor_bridge.sync.engine import run_sync
+    from lapor_bridge.timeutil import utcnow
+
+    rt = make_runtime(make_simulator(initial_reports=150), pg_url)
+    run_sync(rt, push=False)
+    now = utcnow()
+    result = build_site(rt, tmp_path, now=now)
+    assert result.report_pages > 0
+    page = soup(tmp_path / "index.html")
+    shown = {
+        (tr["data-opd"], tr["data-policy"]): {
+            td["data-state"]: int(td.get_text()) for td in tr.select("td[data-state]")
+        }
+        for tr in page.select("#ranking tbody tr")
+    }
+    out = io.StringIO()
+    show_summary(rt, since=None, fmt="json", out=out, now=now)
+    assert shown == {(s["opd"], s["policy"]): s["counts"] for s in json.loads(out.getvalue())}
+    assert page.select("#kecamatan tbody tr")
+    rt.engine.dispose()
