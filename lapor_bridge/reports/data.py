@@ -30,6 +30,7 @@ from lapor_bridge.sla.views import (
     UNASSIGNED,
     OpdRanking,
     ReportClocks,
+    Worklist,
     list_report_clocks,
     rank_opds,
     state_expression,
@@ -85,6 +86,7 @@ class Overview:
     dead: list[OutboxRow]
     reports: int
     open_reports: int
+    open_list: Worklist
 
 
 def _period(query: Any, since: datetime | None, until: datetime | None) -> Any:
@@ -126,6 +128,7 @@ def overview(
         dead=list_outbox(session, state=OutboxState.DEAD, limit=1000),
         reports=session.execute(select(func.count()).select_from(ReportRow)).scalar_one(),
         open_reports=open_list.total,
+        open_list=open_list,
     )
 
 
@@ -240,8 +243,10 @@ def opd_pages(
     policies: SlaPolicies,
     mapping: Mapping,
     codes: list[str],
+    open_list: Worklist | None = None,
 ) -> list[OpdPage]:
-    open_list = list_report_clocks(session, now=now, policies=policies)
+    """`open_list`: the open reports (overview's) when the caller has them."""
+    open_list = open_list or list_report_clocks(session, now=now, policies=policies)
     late_list = list_report_clocks(session, now=now, policies=policies, state=ClockState.MET_LATE)
     cutoff = now - timedelta(days=RECENT_DAYS)
     recent = rank_opds(summarize(session, now=now, policies=policies, since=cutoff), "name")
@@ -336,7 +341,26 @@ class DetailReader:
             whys = explain_many(
                 session, self.mapping, chunk, topics=self._topics, earlier=self.earlier
             )
-            reports = {tid: session.get(ReportRow, tid) for tid in whys}  # already loaded
+            reports = {
+                r.tracking_id: r
+                for r in session.execute(
+                    select(
+                        ReportRow.tracking_id,
+                        ReportRow.title,
+                        ReportRow.content,
+                        ReportRow.privacy,
+                        ReportRow.status,
+                        ReportRow.kecamatan,
+                        ReportRow.desa,
+                        ReportRow.channel,
+                        ReportRow.masbupsiaga,
+                        ReportRow.classification,
+                        ReportRow.created_at,
+                        ReportRow.disposed_at,
+                        ReportRow.transferred,
+                    ).where(ReportRow.tracking_id.in_(chunk))  # type: ignore[attr-defined]
+                )
+            }
             secret = {tid for tid, r in reports.items() if r is not None and r.privacy == "RAHASIA"}
             threads = threads_of(session, list(whys), secret)
             missing = [tid for tid in whys if tid not in self._clocks]

@@ -97,13 +97,15 @@ def environment(
         undefined=jinja2.StrictUndefined,
     )
     catalog = translations("reports", lang)  # type: ignore[arg-type]
+    t = lru_cache(maxsize=None)(catalog.gettext)  # plain and cached: pages repeat the same words
 
     @lru_cache(maxsize=65536)
     def wib(moment: datetime | None) -> str:
         return "-" if moment is None else format_local_time(moment, lang, zone)  # type: ignore[arg-type]
 
-    env.install_gettext_translations(catalog, newstyle=True)  # type: ignore[attr-defined]
-    t = catalog.gettext
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        t, lambda one, many, n: catalog.ngettext(one, many, n), newstyle=False
+    )
     env.filters.update(
         wib=wib,
         time_left=lambda s: format_time_left(s, lang),  # type: ignore[arg-type]
@@ -166,7 +168,12 @@ def build_site(
         opd_codes = list(mapping.units)
         opd_codes += sorted({r.opd for r in o.ranking} - set(opd_codes))
         pages = data.opd_pages(
-            session, now=now, policies=policies, mapping=mapping, codes=opd_codes
+            session,
+            now=now,
+            policies=policies,
+            mapping=mapping,
+            codes=opd_codes,
+            open_list=o.open_list,
         )
         open_reports = [r for page in pages for r in page.open]
         reader = data.DetailReader(session, mapping, policies, now, earlier=False)
