@@ -15,6 +15,9 @@ are no longer open are removed.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -25,7 +28,13 @@ from typing import Any
 
 import jinja2
 
-from lapor_bridge.i18n import format_duration, format_local_time, format_time_left, translations
+from lapor_bridge.i18n import (
+    CATALOG_DIR,
+    format_duration,
+    format_local_time,
+    format_time_left,
+    translations,
+)
 from lapor_bridge.mapping import load_mapping
 from lapor_bridge.reports import charts, data
 from lapor_bridge.runtime import Runtime
@@ -72,12 +81,14 @@ class SiteResult:
     pages: int
     opd_pages: int
     report_pages: int
+    rendered: int  # report pages rendered this run (the others had not changed)
     removed: int
 
     def describe(self) -> str:
         return (
             f"wrote {self.pages} pages to {self.out_dir} (overview, {self.opd_pages} OPD, "
-            f"{self.report_pages} open reports; {self.removed} old report pages removed)"
+            f"{self.report_pages} open reports of which {self.rendered} changed; "
+            f"{self.removed} old report pages removed)"
         )
 
 
@@ -205,11 +216,18 @@ def build_site(
                 render("opd.html", root="../", page=page, policies=o.policies, **common),
             )
         report_template = env.get_template("report.html")
+        version = _pages_version(settings, policies)
+        known = _read_manifest(out_dir, version)
+        digests: dict[str, str] = {}
+        rendered = 0
         for detail in reader.details(sorted(report_ids)):
-            _write(
-                out_dir / "laporan" / f"{detail.tracking_id}.html",
-                report_template.render(root="../", d=detail, **common),
-            )
+            path = out_dir / "laporan" / f"{detail.tracking_id}.html"
+            digest = digests[str(detail.tracking_id)] = _page_digest(detail)
+            if known.get(str(detail.tracking_id)) == digest and path.is_file():
+                continue  # same facts, same templates: the page on disk is this page
+            _write(path, report_template.render(root="../", d=detail, **common))
+            rendered += 1
+        _write(out_dir / MANIFEST, json.dumps({"version": version, "pages": digests}))
     removed = 0
     for old in (out_dir / "laporan").glob("*.html"):
         if old.stem.isdigit() and int(old.stem) not in report_ids:
@@ -220,8 +238,58 @@ def build_site(
         pages=1 + len(pages) + len(report_ids),
         opd_pages=len(pages),
         report_pages=len(report_ids),
+        rendered=rendered,
         removed=removed,
     )
+
+
+MANIFEST = ".report-pages.json"  # tracking id -> digest of what its page shows
+
+
+def _pages_version(settings: Any, policies: Any) -> str:
+    """What every report page depends on besides its report: templates, catalog,
+    language, zone, link template, policy descriptions."""
+    h = hashlib.blake2b(digest_size=16)
+    for path in sorted(TEMPLATES.glob("*.html")) + sorted(CATALOG_DIR.glob("reports.*.po")):
+        h.update(path.read_bytes())
+    h.update(
+        repr(
+            (
+                settings.language,
+                settings.timezone,
+                settings.lapor_url_template,
+                {name: p.description for name, p in policies.policies.items()},
+            )
+        ).encode()
+    )
+    return h.hexdigest()
+
+
+def _page_digest(detail: data.ReportDetail) -> str:
+    """The facts a report page shows (the clocks without their time left, which
+    the page does not show and which changes every run)."""
+    clocks = None
+    if detail.clocks is not None:
+        clocks = (
+            detail.clocks.opd,
+            tuple(
+                (p, c.state, c.cycle, c.started_at, c.due_at, c.stopped_at)
+                for p, c in detail.clocks.clocks.items()
+            ),
+        )
+    key = repr((dataclasses.replace(detail, clocks=None), clocks))
+    return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+
+
+def _read_manifest(out_dir: Path, version: str) -> dict[str, str]:
+    try:
+        manifest = json.loads((out_dir / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(manifest, dict) or manifest.get("version") != version:
+        return {}
+    pages = manifest.get("pages")
+    return pages if isinstance(pages, dict) else {}
 
 
 def _render(env: jinja2.Environment, name: str, **context: Any) -> str:

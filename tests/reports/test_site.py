@@ -230,3 +230,46 @@ def test_site_from_a_postgresql_store_counts_as_sla_summary(
     assert shown == {(s["opd"], s["policy"]): s["counts"] for s in json.loads(out.getvalue())}
     assert page.select("#kecamatan tbody tr")
     rt.engine.dispose()
+
+
+def test_a_refresh_renders_only_the_report_pages_whose_facts_changed(
+    seeded: Seeded, tmp_path: Path
+) -> None:
+    import sqlite3
+    from datetime import timedelta
+
+    from lapor_bridge.outbox.respond import record_follow_up
+    from lapor_bridge.sla.policy import default_policies
+
+    # a copy of the seeded store, so this test's follow-up stays here
+    source = Path(seeded.url.removeprefix("sqlite:///"))
+    copy = tmp_path / "copy.db"
+    with sqlite3.connect(source) as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)  # WAL-safe copy
+    rt = Runtime(seeded.settings(database_url=f"sqlite:///{copy}"))
+    out = tmp_path / "site"
+    first = build_site(rt, out, now=seeded.now)
+    assert first.rendered == first.report_pages > 0
+    later = seeded.now + timedelta(minutes=5)
+    again = build_site(rt, out, now=later)
+    assert again.rendered == 0 and again.report_pages == first.report_pages
+
+    page = out / "laporan" / f"{seeded.formula_id}.html"
+    record_follow_up(
+        rt.engine,
+        seeded.formula_id,
+        status="DIPROSES",
+        content="Tim sudah ke lokasi",
+        now=later,
+        policies=default_policies(rt.settings.mappings_dir),
+    )
+    (out / "laporan" / f"{seeded.rahasia_id}.html").unlink()  # lost by hand: written again
+    third = build_site(rt, out, now=later)
+    assert third.rendered == 2
+    assert "Tim sudah ke lokasi" in page.read_text(encoding="utf-8")
+    assert (out / "laporan" / f"{seeded.rahasia_id}.html").is_file()
+
+    english = Runtime(rt.settings.model_copy(update={"language": "en"}))
+    assert build_site(english, out, now=later).rendered == first.report_pages
+    english.engine.dispose()
+    rt.engine.dispose()
