@@ -122,3 +122,25 @@ def test_export_for_excel(cli: CliRunner, seeded: Seeded, tmp_path) -> None:
     plain_rows = list(csv.DictReader(io.StringIO(plain)))
     assert {r["opd"] for r in plain_rows} == {formula["opd"]}
     assert any(r["title"] == "'" + FORMULA for r in plain_rows)
+
+
+def test_report_and_recap_commands(cli: CliRunner, seeded: Seeded, tmp_path) -> None:
+    result = cli.invoke(app, ["report", "--out", str(tmp_path / "situs"), "--since", "2026-01-01"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "situs" / "index.html").is_file() and "open reports" in result.output
+    result = cli.invoke(app, ["recap", "--month", "2026-13", "--out", str(tmp_path / "r.xlsx")])
+    assert result.exit_code == 2 and "YYYY-MM" in result.output
+    result = cli.invoke(
+        app,
+        [
+            "recap",
+            "--month",
+            "2026-11",
+            "--out",
+            str(tmp_path / "r.xlsx"),
+            "--csv",
+            str(tmp_path / "p.csv"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "r.xlsx").is_file() and (tmp_path / "p.csv").is_file()
