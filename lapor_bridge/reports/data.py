@@ -247,8 +247,10 @@ def opd_pages(
 ) -> list[OpdPage]:
     """`open_list`: the open reports (overview's) when the caller has them."""
     open_list = open_list or list_report_clocks(session, now=now, policies=policies)
-    late_list = list_report_clocks(session, now=now, policies=policies, state=ClockState.MET_LATE)
     cutoff = now - timedelta(days=RECENT_DAYS)
+    late_list = list_report_clocks(
+        session, now=now, policies=policies, state=ClockState.MET_LATE, stopped_since=cutoff
+    )
     recent = rank_opds(summarize(session, now=now, policies=policies, since=cutoff), "name")
     by_opd_open: dict[str, list[ReportClocks]] = defaultdict(list)
     for r in open_list.reports:

@@ -117,6 +117,7 @@ def list_clocks(
     policy: str | None = None,
     include_closed: bool = False,
     limit: int | None = None,
+    stopped_since: datetime | None = None,
 ) -> list[ClockRow]:
     """Clocks, most urgent first: BREACHED (longest overdue first), AT_RISK, ON_TRACK
     (soonest due first), then MET_LATE, MET, STOPPED. Open clocks only unless a
@@ -152,6 +153,8 @@ def list_clocks(
         )
     if policy is not None:
         query = query.where(SlaClock.policy == policy)
+    if stopped_since is not None:
+        query = query.where(SlaClock.stopped_at >= stopped_since)  # type: ignore[operator]
     if limit:
         query = query.limit(limit)
     rows = []
@@ -453,6 +456,7 @@ def list_report_clocks(
     include_closed: bool = False,
     limit: int | None = None,
     tracking_ids: Sequence[int] | None = None,
+    stopped_since: datetime | None = None,
 ) -> Worklist:
     """Reports with a clock matching the filters (as list_clocks), one entry per
     report with every clock of it, most urgent first (by its most urgent clock)."""
@@ -466,6 +470,7 @@ def list_report_clocks(
         state=state,
         policy=policy,
         include_closed=include_closed,
+        stopped_since=stopped_since,
     )
     wanted = None if tracking_ids is None else set(tracking_ids)
     order: dict[int, int] = {}
