@@ -250,25 +250,40 @@ def export(
     masbupsiaga: bool = typer.Option(
         False, "--masbupsiaga", help="only Mas Bup Siaga reports (SMS keyword or #masbupsiaga)"
     ),
+    excel: bool = typer.Option(
+        False, "--excel", help="CSV for Excel: UTF-8 BOM, ';', WIB times, ya/tidak"
+    ),
+    opd: str | None = typer.Option(None, "--opd", help="only reports assigned to this OPD"),
+    since: str | None = typer.Option(None, help="only reports that reached us on/after (WIB)"),
+    until: str | None = typer.Option(None, help="only reports that reached us before (WIB)"),
 ) -> None:
     """One row per report (RAHASIA titles withheld, no reporter identity)."""
     from lapor_bridge.export import write_export
+    from lapor_bridge.mapping.apply import unit_code
     from lapor_bridge.sla import default_policies
 
     if fmt not in ("jsonl", "csv"):
         raise typer.BadParameter("use jsonl or csv", param_hint="--format")
+    if excel and fmt != "csv":
+        raise typer.BadParameter("--excel goes with --format csv", param_hint="--excel")
     rt = runtime(read_only=True)
     policies = list(default_policies(rt.settings.mappings_dir).policies)
+    options = dict(
+        fmt=fmt,
+        policies=policies,
+        masbupsiaga_only=masbupsiaga,
+        opd=unit_code(rt.settings.mappings_dir, opd),
+        since=cli_time(since, "--since"),
+        until=cli_time(until, "--until"),
+        excel=excel,
+        zone=rt.settings.zone,
+    )
     if output is None:
-        write_export(
-            rt.engine, sys.stdout, fmt=fmt, policies=policies, masbupsiaga_only=masbupsiaga
-        )
+        write_export(rt.engine, sys.stdout, **options)  # type: ignore[arg-type]
         return
     tmp = output.with_name(output.name + ".part")
     with tmp.open("w", encoding="utf-8", newline="") as out:
-        count = write_export(
-            rt.engine, out, fmt=fmt, policies=policies, masbupsiaga_only=masbupsiaga
-        )
+        count = write_export(rt.engine, out, **options)  # type: ignore[arg-type]
     tmp.replace(output)
     typer.echo(f"exported {count} reports to {output}", err=True)
 
@@ -317,6 +332,56 @@ def config_check(as_json: bool = typer.Option(False, "--json")) -> None:
     from lapor_bridge.config import show_config
 
     show_config(fmt="json" if as_json else "text")
+
+
+# --- what people read: the site, the recap, one report -----------------------
+
+
+@app.command()
+@bridge_command
+def report(
+    out: Path = typer.Option(..., "--out", help="folder of the site (created if missing)"),
+    since: str | None = typer.Option(None, help="ranking period start, e.g. 2026-11-01 (WIB)"),
+    until: str | None = typer.Option(None, help="ranking period end, exclusive (WIB)"),
+) -> None:
+    """Write the static SLA site (overview, one page per OPD and per open report) to --out."""
+    from lapor_bridge.reports.site import build_site
+
+    result = build_site(
+        runtime(read_only=True),
+        out,
+        since=cli_time(since, "--since"),
+        until=cli_time(until, "--until"),
+    )
+    typer.echo(result.describe(), err=True)
+
+
+@app.command()
+@bridge_command
+def recap(
+    month: str = typer.Option(..., "--month", help="the month, e.g. 2026-11"),
+    out: Path = typer.Option(..., "--out", help="the xlsx file to write"),
+    csv_out: Path | None = typer.Option(
+        None, "--csv", help="the ranking as CSV (default: --out with .csv)"
+    ),
+) -> None:
+    """Monthly recap for the Regent's office: xlsx (ranking, per OPD, kecamatan) + ranking CSV."""
+    from lapor_bridge.reports.recap import write_recap
+
+    typer.echo(
+        write_recap(runtime(read_only=True), month, out, csv_path=csv_out).describe(), err=True
+    )
+
+
+@app.command()
+@bridge_command
+def show(
+    tracking_id: int = typer.Argument(..., help="the report's LAPOR! tracking id"),
+) -> None:
+    """One report: content, thread (ours, LAPOR!'s, the citizen's), clocks, assignment and why."""
+    from lapor_bridge.reports.detail import show_report
+
+    show_report(runtime(read_only=True), tracking_id)
 
 
 # --- mapping commands --------------------------------------------------------
@@ -418,7 +483,7 @@ def sla(
     as_json: bool = typer.Option(False, "--json"),
     as_csv: bool = typer.Option(False, "--csv"),
 ) -> None:
-    """List reports with their clocks, most urgent first."""
+    """Reports with their clocks, most urgent first: one row per report (both clocks)."""
     if ctx.invoked_subcommand is not None:
         return
     from lapor_bridge.sla.commands import show_clocks
@@ -443,15 +508,24 @@ def sla_summary(
     since: str | None = typer.Option(
         None, help="only clocks started on/after, e.g. 2026-01-01 (WIB)"
     ),
+    until: str | None = typer.Option(None, help="only clocks started before, e.g. 2026-12-01"),
+    opd: str | None = typer.Option(None, "--opd", help="only this OPD code"),
+    sort: str = typer.Option("name", "--sort", help="breaches | on-time | name"),
     as_json: bool = typer.Option(False, "--json"),
+    as_csv: bool = typer.Option(False, "--csv"),
 ) -> None:
     """Per OPD: counts by state, share met on time, median and p90 time to the stop event."""
     from lapor_bridge.sla.commands import show_summary
 
+    if as_json and as_csv:
+        raise typer.BadParameter("choose one of --json or --csv")
     show_summary(
         runtime(read_only=True),
         since=cli_time(since, "--since"),
-        fmt="json" if as_json else "table",
+        until=cli_time(until, "--until"),
+        opd=opd,
+        sort=sort,
+        fmt="json" if as_json else "csv" if as_csv else "table",
     )
 
 

@@ -57,6 +57,36 @@ def require_unit(mapping: Mapping, opd: str) -> None:
         )
 
 
+def resolve_unit(mapping: Mapping, opd: str, *, also: Sequence[str] = ()) -> str:
+    """The unit code `opd` names, ignoring case (`dpupr` -> `DPUPR`); `also` are
+    extra accepted codes (e.g. "(unassigned)"). An unknown code is a
+    MappingRequestError with a "did you mean" (the one check for every command
+    that takes --opd)."""
+    choices = [*mapping.units, *also]
+    by_fold = {code.casefold(): code for code in choices}
+    found = by_fold.get(opd.strip().casefold())
+    if found is not None:
+        return found
+    hint = did_you_mean(opd.strip(), choices)
+    raise MappingRequestError(
+        f"{opd!r} is not a unit code of the mapping; "
+        + (
+            f"did you mean {hint}?"
+            if hint
+            else f"see the codes in {mapping.directory}/units.yaml (`lapor-bridge mappings status`)"
+        )
+    )
+
+
+def unit_code(mappings_dir: Any, opd: str | None, *, also: Sequence[str] = ()) -> str | None:
+    """resolve_unit against the mapping in `mappings_dir`; None stays None."""
+    if opd is None:
+        return None
+    from lapor_bridge.mapping.loader import load_mapping
+
+    return resolve_unit(load_mapping(mappings_dir), opd, also=also)
+
+
 @dataclass(frozen=True, slots=True)
 class AssignmentChange:
     tracking_id: int

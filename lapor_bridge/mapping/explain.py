@@ -7,16 +7,18 @@ report not even its title: only ids, codes, places and the rules' own words.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import defer
 from sqlmodel import Session
 
 from lapor_bridge.mapping.apply import MappingRequestError
 from lapor_bridge.mapping.match import check_rule, report_facts, route, why
-from lapor_bridge.mapping.model import MANUAL, Mapping
+from lapor_bridge.mapping.model import MANUAL, RULE_PREFIX, Mapping
 from lapor_bridge.mapping.topics import load_topic_tree, topic_names
 from lapor_bridge.store.tables import Assignment, AssignmentHistory, ReportRow
 
@@ -71,14 +73,80 @@ class Explanation:
         return jsonable(asdict(self))  # type: ignore[return-value]
 
 
-def explain(session: Session, mapping: Mapping, tracking_id: int) -> Explanation:
-    report = session.get(ReportRow, tracking_id)
-    if report is None:
+def explain(
+    session: Session,
+    mapping: Mapping,
+    tracking_id: int,
+    *,
+    topics: tuple[dict[int, int], dict[int, str]] | None = None,
+) -> Explanation:
+    """Why report `tracking_id` is assigned where it is. `topics` is (tree, names)
+    when the caller already read them."""
+    found = explain_many(session, mapping, [tracking_id], topics=topics)
+    if tracking_id not in found:
         raise MappingRequestError(
             f"no report {tracking_id} in the store; check the tracking id or run `lapor-bridge sync` first"
         )
-    tree = load_topic_tree(session) or {}
-    names = topic_names(session)
+    return found[tracking_id]
+
+
+def explain_many(
+    session: Session,
+    mapping: Mapping,
+    tracking_ids: Sequence[int],
+    *,
+    topics: tuple[dict[int, int], dict[int, str]] | None = None,
+    earlier: bool = True,
+) -> dict[int, Explanation]:
+    """`explain` for many reports, read in a few queries per 500 ids (the site's
+    report pages). Unknown ids are left out. `earlier=False` leaves out why each
+    earlier rule did not match (only the rule that matched is checked)."""
+    if topics is None:
+        topics = (load_topic_tree(session) or {}, topic_names(session))
+    out: dict[int, Explanation] = {}
+    ids = list(tracking_ids)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        reports = session.execute(
+            select(ReportRow)
+            .options(  # neither the raw record nor who reported it is needed here
+                defer(ReportRow.raw),  # type: ignore[arg-type]
+                defer(ReportRow.reporter_name),  # type: ignore[arg-type]
+                defer(ReportRow.reporter_phone),  # type: ignore[arg-type]
+                defer(ReportRow.reporter_email),  # type: ignore[arg-type]
+            )
+            .where(ReportRow.tracking_id.in_(chunk))  # type: ignore[attr-defined]
+        ).scalars()
+        assignments = {
+            a.tracking_id: a
+            for a in session.execute(
+                select(Assignment).where(Assignment.tracking_id.in_(chunk))  # type: ignore[attr-defined]
+            ).scalars()
+        }
+        history: dict[int, list[AssignmentHistory]] = {}
+        for h in session.execute(
+            select(AssignmentHistory)
+            .where(AssignmentHistory.tracking_id.in_(chunk))  # type: ignore[attr-defined]
+            .order_by(AssignmentHistory.id)  # type: ignore[arg-type]
+        ).scalars():
+            history.setdefault(h.tracking_id, []).append(h)
+        for report in reports:
+            tid = report.tracking_id
+            out[tid] = _explanation(
+                mapping, report, assignments.get(tid), history.get(tid, []), topics, earlier
+            )
+    return out
+
+
+def _explanation(
+    mapping: Mapping,
+    report: ReportRow,
+    assignment: Assignment | None,
+    history: Sequence[AssignmentHistory],
+    topics: tuple[dict[int, int], dict[int, str]],
+    earlier: bool = True,
+) -> Explanation:
+    tree, names = topics
     facts = report_facts(
         tree,
         tracking_id=report.tracking_id,
@@ -94,23 +162,20 @@ def explain(session: Session, mapping: Mapping, tracking_id: int) -> Explanation
     answer = route(mapping, facts)
     verdicts: list[RuleVerdict] = []
     matched: RuleVerdict | None = None
-    for rule in mapping.rules:
+    rules = mapping.rules
+    if not earlier:
+        chosen = mapping.rule(answer.mapped_by.removeprefix(RULE_PREFIX))
+        rules = (chosen,) if chosen is not None else ()
+    for rule in rules:
         result = check_rule(rule, facts)
         verdict = RuleVerdict(rule.id, rule.where, rule.opd, result.matched, result.summary())
         if result.matched:
             matched = verdict
             break
         verdicts.append(verdict)
-
-    assignment = session.get(Assignment, tracking_id)
     notes = _notes(report, assignment, answer.opd, answer.mapped_by)
-    history = session.execute(
-        select(AssignmentHistory)
-        .where(AssignmentHistory.tracking_id == tracking_id)
-        .order_by(AssignmentHistory.id)  # type: ignore[arg-type]
-    ).scalars()
     return Explanation(
-        tracking_id=tracking_id,
+        tracking_id=report.tracking_id,
         title=None if report.privacy == "RAHASIA" else report.title,
         privacy=report.privacy,
         topic=_topic(report.topic_id, facts.topic_path, names),

@@ -40,6 +40,13 @@ def _units(rt: Runtime) -> dict[str, str]:
     return load_mapping(rt.settings.mappings_dir).unit_names
 
 
+def _opd_code(rt: Runtime, opd: str | None) -> str | None:
+    """The unit code `opd` names (any case), or an error with a "did you mean"."""
+    from lapor_bridge.mapping.apply import unit_code
+
+    return unit_code(rt.settings.mappings_dir, opd)
+
+
 def _out(out: IO[str] | None) -> IO[str]:
     return out or sys.stdout
 
@@ -133,6 +140,7 @@ def show_outbox(
     out: IO[str] | None = None,
 ) -> int:
     """`lapor-bridge outbox`: the items, as a table or JSON. Returns the row count."""
+    opd = _opd_code(rt, opd)
     with read_session(rt.engine) as session:
         rows = list_outbox(
             session,
@@ -194,6 +202,7 @@ def show_replies(
     out: IO[str] | None = None,
 ) -> int:
     """`lapor-bridge replies`: the citizens' replies pulled from LAPOR!, newest first."""
+    opd = _opd_code(rt, opd)
     with read_session(rt.engine) as session:
         rows = list_replies(session, opd=opd, since=since, limit=limit)
     if fmt == "json":

@@ -15,14 +15,25 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import IO
 
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from lapor_bridge.runtime import Runtime
 from lapor_bridge.sla.clock import ClockState
 from lapor_bridge.sla.policy import SlaPolicies, default_policies
 from lapor_bridge.sla.refresh import refresh_clocks
-from lapor_bridge.sla.views import ClockRow, PolicySummary, list_clocks, summarize
+from lapor_bridge.sla.views import (
+    UNASSIGNED,
+    ClockRow,
+    PolicySummary,
+    Worklist,
+    list_clocks,
+    list_report_clocks,
+    rank_opds,
+    summarize,
+)
 from lapor_bridge.store import read_session, write_session
 from lapor_bridge.timeutil import utcnow
 
@@ -50,9 +61,33 @@ def show_clocks(
     out: IO[str] | None = None,
     now: datetime | None = None,
 ) -> int:
-    """Print the clocks, most urgent first, as a table, JSON or CSV. Returns the row count."""
+    """Print the clocks, most urgent first: as a table one row per report (both
+    clocks, title, kecamatan; "N more, use --limit" when cut), as JSON or CSV
+    one row per clock. Returns the row count."""
     policies = _policies(rt)
     now = now or utcnow()
+    opd = _opd_code(rt, opd)
+    if fmt == "table":
+        with read_session(rt.engine) as session:
+            worklist = list_report_clocks(
+                session,
+                now=now,
+                policies=policies,
+                opd=opd,
+                state=state,
+                policy=policy,
+                include_closed=include_closed,
+                limit=limit,
+            )
+        out = out or sys.stdout
+        console = Console(file=out, width=None if out.isatty() else 80, highlight=False)
+        console.print(worklist_table(worklist, policies, lang=rt.settings.language, one_opd=opd))
+        if worklist.more:
+            console.print(
+                f"{worklist.more} more, use --limit {worklist.total} (or --limit 0 for all)",
+                markup=False,
+            )
+        return len(worklist.reports)
     with read_session(rt.engine) as session:
         rows = list_clocks(
             session,
@@ -68,11 +103,16 @@ def show_clocks(
     if fmt == "json":
         json.dump([r.as_dict() for r in rows], out, ensure_ascii=False, indent=2)
         out.write("\n")
-    elif fmt == "csv":
-        write_csv(rows, out)
     else:
-        _console(out).print(clocks_table(rows, policies))
+        write_csv(rows, out)
     return len(rows)
+
+
+def _opd_code(rt: Runtime, opd: str | None) -> str | None:
+    """The unit code `opd` names (any case), or an error with a "did you mean"."""
+    from lapor_bridge.mapping.apply import unit_code
+
+    return unit_code(rt.settings.mappings_dir, opd, also=(UNASSIGNED,))
 
 
 def show_summary(
@@ -80,19 +120,32 @@ def show_summary(
     *,
     since: datetime | None,
     fmt: str,
+    until: datetime | None = None,
+    opd: str | None = None,
+    sort: str = "name",
     out: IO[str] | None = None,
     now: datetime | None = None,
 ) -> list[PolicySummary]:
-    """Print the per-OPD summary as a table or JSON."""
+    """Print the per-OPD summary (clocks started in [since, until)) as a table,
+    JSON or CSV, OPD ordered by `sort` (breaches, on-time, name)."""
     policies = _policies(rt)
+    opd = _opd_code(rt, opd)
     with read_session(rt.engine) as session:
-        summary = summarize(session, now=now or utcnow(), policies=policies, since=since)
+        summary = summarize(
+            session, now=now or utcnow(), policies=policies, since=since, until=until, opd=opd
+        )
+    ranking = rank_opds(summary, sort)
+    summary = [s for r in ranking for s in r.policies.values()]
     out = out or sys.stdout
     if fmt == "json":
         json.dump([s.as_dict() for s in summary], out, ensure_ascii=False, indent=2)
         out.write("\n")
+    elif fmt == "csv":
+        write_summary_csv(summary, out)
     else:
-        _console(out).print(summary_table(summary))
+        console = _console(out)
+        console.print(summary_table(summary))
+        console.print(SUMMARY_LEGEND, markup=False)
     return summary
 
 
@@ -104,25 +157,6 @@ def _console(out: IO[str]) -> Console:
     return Console(file=out, width=None if out.isatty() else 160)
 
 
-def human_duration(seconds: float) -> str:
-    """`1d 3h`, `5h 12m`, `40m`: coarse, for people."""
-    total = int(abs(seconds)) // 60
-    days, rest = divmod(total, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m"
-
-
-def time_left(row: ClockRow) -> str:
-    word = "left" if row.time_left_s >= 0 else "overdue"
-    if row.stopped_at is not None:
-        word = "early" if row.time_left_s >= 0 else "late"
-    return f"{human_duration(row.time_left_s)} {word}"
-
-
 _STYLE = {
     ClockState.BREACHED: "bold red",
     ClockState.AT_RISK: "yellow",
@@ -131,27 +165,6 @@ _STYLE = {
     ClockState.MET: "cyan",
     ClockState.STOPPED: "dim",
 }
-
-
-def clocks_table(rows: Sequence[ClockRow], policies: SlaPolicies) -> Table:
-    zone = policies.tz
-    table = Table(title=f"SLA clocks ({len(rows)}), times in {policies.zone}")
-    for name in ("tracking id", "OPD", "policy", "state", "due", "time", "stopped", "cycle"):
-        table.add_column(name)
-    for r in rows:
-        table.add_row(
-            str(r.tracking_id),
-            r.opd + (" (complex)" if r.complex else ""),
-            r.policy,
-            f"[{_STYLE[ClockState(r.state)]}]{r.state}[/]",
-            r.due_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
-            time_left(r),
-            ""
-            if r.stopped_at is None
-            else f"{r.stopped_at.astimezone(zone):%Y-%m-%d %H:%M} {r.stop_reason}",
-            str(r.cycle),
-        )
-    return table
 
 
 def write_csv(rows: Sequence[ClockRow], out: IO[str]) -> None:
@@ -192,4 +205,76 @@ def summary_table(summary: Sequence[PolicySummary]) -> Table:
             _hours(s.median_s),
             _hours(s.p90_s),
         )
+    return table
+
+
+SUMMARY_LEGEND = """\
+columns: total = clocks started in the period (current cycle); on track / at risk /
+breached = still running (breached: past due); met / late = stopped before / after
+the due time; stopped = transferred away; on time = met / (met + late + breached);
+median, p90 = time from start to the policy's stop event over met and late clocks."""
+
+
+def write_summary_csv(summary: Sequence[PolicySummary], out: IO[str]) -> None:
+    states = [s.value for s in _SHORT]
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        [
+            "opd",
+            "policy",
+            "total",
+            *(s.lower() for s in states),
+            "on_time_share",
+            "median_s",
+            "p90_s",
+        ]
+    )
+    for s in summary:
+        writer.writerow(
+            [s.opd, s.policy, s.total, *(s.counts[st] for st in states),
+             "" if s.on_time_share is None else round(s.on_time_share, 4),
+             "" if s.median_s is None else round(s.median_s), "" if s.p90_s is None else round(s.p90_s)]
+        )  # fmt: skip
+
+
+def worklist_table(
+    worklist: Worklist, policies: SlaPolicies, *, lang: str = "id", one_opd: str | None = None
+) -> Table:
+    """One row per report: id, OPD (unless one), each clock's state and time
+    left, title and kecamatan. Codes and ids never wrap; title and kecamatan
+    wrap to fit the terminal (80 columns when piped)."""
+    from lapor_bridge.i18n import format_time_left
+
+    table = Table(
+        title=f"{worklist.total} report(s), most urgent first"
+        + (f", OPD {one_opd}" if one_opd else ""),
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    table.add_column("id", no_wrap=True, min_width=7)
+    if one_opd is None:
+        table.add_column("OPD", no_wrap=True)
+    for name in policies.policies:
+        # wraps between words: a state or policy name stays whole
+        table.add_column(name, ratio=1, min_width=max(13, len(name)))
+    table.add_column("title", ratio=4, overflow="fold", min_width=10)
+    table.add_column("kecamatan", ratio=1, overflow="fold", min_width=9)
+    for r in worklist.reports:
+        cells = [str(r.tracking_id)]
+        if one_opd is None:
+            cells.append(r.opd + ("*" if r.complex else ""))
+        for name in policies.policies:
+            c = r.clocks.get(name)
+            if c is None:
+                cells.append("-")
+                continue
+            when = (
+                format_time_left(c.time_left_s, lang)  # type: ignore[arg-type]
+                if c.stopped_at is None
+                else c.stopped_at.astimezone(policies.tz).strftime("%d-%m %H.%M")
+            )
+            cells.append(f"[{_STYLE[ClockState(c.state)]}]{c.state}[/]\n{when}")
+        cells.append(escape("[RAHASIA]" if r.title is None else r.title))
+        cells.append(escape(r.kecamatan or "-"))
+        table.add_row(*cells)
     return table

@@ -10,6 +10,7 @@ values each group returns.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -116,6 +117,7 @@ def list_clocks(
     policy: str | None = None,
     include_closed: bool = False,
     limit: int | None = None,
+    stopped_since: datetime | None = None,
 ) -> list[ClockRow]:
     """Clocks, most urgent first: BREACHED (longest overdue first), AT_RISK, ON_TRACK
     (soonest due first), then MET_LATE, MET, STOPPED. Open clocks only unless a
@@ -151,6 +153,8 @@ def list_clocks(
         )
     if policy is not None:
         query = query.where(SlaClock.policy == policy)
+    if stopped_since is not None:
+        query = query.where(SlaClock.stopped_at >= stopped_since)  # type: ignore[operator]
     if limit:
         query = query.limit(limit)
     rows = []
@@ -201,12 +205,27 @@ class PolicySummary:
         }
 
 
-def _since(query: Any, since: datetime | None) -> Any:
-    return query if since is None else query.where(SlaClock.started_at >= since)
+def _since(
+    query: Any, since: datetime | None, until: datetime | None = None, opd: str | None = None
+) -> Any:
+    """Clocks started in [since, until), of one OPD if given."""
+    if since is not None:
+        query = query.where(SlaClock.started_at >= since)
+    if until is not None:
+        query = query.where(SlaClock.started_at < until)
+    if opd is not None:
+        query = query.where(
+            Assignment.opd == opd if opd != UNASSIGNED else Assignment.opd.is_(None)  # type: ignore[union-attr]
+        )
+    return query
 
 
 def _counts(
-    session: Session, now: datetime, since: datetime | None
+    session: Session,
+    now: datetime,
+    since: datetime | None,
+    until: datetime | None = None,
+    opd_code: str | None = None,
 ) -> dict[tuple[str, str], dict[str, int]]:
     """Per (opd, policy): clocks by state (one GROUP BY over opd, policy, state)."""
     opd, state = _opd().label("opd"), state_expression(now).label("state")
@@ -215,6 +234,8 @@ def _counts(
         .outerjoin(Assignment, Assignment.tracking_id == SlaClock.tracking_id)
         .group_by(opd, SlaClock.policy, state),
         since,
+        until,
+        opd_code,
     )
     counts: dict[tuple[str, str], dict[str, int]] = {}
     for row in session.execute(query):
@@ -224,7 +245,10 @@ def _counts(
 
 
 def _percentiles(
-    session: Session, since: datetime | None
+    session: Session,
+    since: datetime | None,
+    until: datetime | None = None,
+    opd: str | None = None,
 ) -> dict[tuple[str, str], tuple[int, dict[int, float | None]]]:
     """Per (opd, policy): how many clocks were met (on time or late) and the
     linear-interpolated percentiles of their elapsed_s (as PostgreSQL's
@@ -251,6 +275,8 @@ def _percentiles(
             ),
         ),
         since,
+        until,
+        opd,
     ).subquery()
     lows = {p: 1 + (p * (ranked.c.n - 1)) // 100 for p in PERCENTILES}  # integer division
     picks = []
@@ -276,13 +302,19 @@ def _percentiles(
 
 
 def summarize(
-    session: Session, *, now: datetime, policies: SlaPolicies, since: datetime | None = None
+    session: Session,
+    *,
+    now: datetime,
+    policies: SlaPolicies,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    opd: str | None = None,
 ) -> list[PolicySummary]:
     """Per OPD and policy: counts by state, share met on time, median and 90th
     percentile of the time to the stop event (first follow-up or settlement).
-    `since` keeps clocks started at or after it."""
-    counts = _counts(session, now, since)
-    percentiles = _percentiles(session, since)
+    Only clocks started in [since, until), and of `opd` if given."""
+    counts = _counts(session, now, since, until, opd)
+    percentiles = _percentiles(session, since, until, opd)
     out = []
     for (opd, policy), by_state in sorted(counts.items()):
         decided = (
@@ -304,3 +336,218 @@ def summarize(
             )
         )
     return out
+
+
+# --- the ranking of OPD ------------------------------------------------------
+
+BREACH_STATES = (ClockState.BREACHED, ClockState.MET_LATE)
+SORTS = ("breaches", "on-time", "name")
+
+
+@dataclass(frozen=True)
+class OpdRanking:
+    """One OPD over a period: its policies' summaries and what it is ranked by."""
+
+    opd: str
+    policies: dict[str, PolicySummary]  # by policy name
+    breaches: int  # BREACHED + MET_LATE over every policy
+    decided: int  # MET + MET_LATE + BREACHED over every policy
+    total: int  # clocks
+
+    @property
+    def on_time_share(self) -> float | None:
+        """MET / (MET + MET_LATE + BREACHED) over every policy."""
+        met = sum(s.counts[ClockState.MET] for s in self.policies.values())
+        return met / self.decided if self.decided else None
+
+    def count(self, policy: str, *states: ClockState) -> int:
+        summary = self.policies.get(policy)
+        return 0 if summary is None else sum(summary.counts[s] for s in states)
+
+
+def rank_opds(summary: Sequence[PolicySummary], sort: str = "breaches") -> list[OpdRanking]:
+    """Group `summarize`'s rows per OPD and order them: `breaches` (most first,
+    then the lower share on time), `on-time` (best share first, none decided
+    last) or `name` (by code)."""
+    if sort not in SORTS:
+        raise ConfigError(f"unknown sort {sort!r}; use one of {', '.join(SORTS)}")
+    grouped: dict[str, dict[str, PolicySummary]] = {}
+    for s in summary:
+        grouped.setdefault(s.opd, {})[s.policy] = s
+    ranking = []
+    for opd, by_policy in grouped.items():
+        rows = by_policy.values()
+        ranking.append(
+            OpdRanking(
+                opd=opd,
+                policies=by_policy,
+                breaches=sum(s.counts[st] for s in rows for st in BREACH_STATES),
+                decided=sum(
+                    s.counts[ClockState.MET]
+                    + s.counts[ClockState.MET_LATE]
+                    + s.counts[ClockState.BREACHED]
+                    for s in rows
+                ),
+                total=sum(s.total for s in rows),
+            )
+        )
+
+    def share(r: OpdRanking) -> float:
+        return -1.0 if r.on_time_share is None else r.on_time_share
+
+    if sort == "breaches":
+        ranking.sort(key=lambda r: (-r.breaches, share(r), r.opd))
+    elif sort == "on-time":
+        ranking.sort(key=lambda r: (-share(r), -r.decided, r.opd))
+    else:
+        ranking.sort(key=lambda r: r.opd)
+    return ranking
+
+
+# --- one row per report (the liaison's worklist) -----------------------------
+
+
+@dataclass(frozen=True)
+class ReportClocks:
+    """A report with all its clocks: what a liaison works from. `title` is None
+    for a RAHASIA report; no reporter identity is read."""
+
+    tracking_id: int
+    opd: str
+    complex: bool
+    title: str | None
+    privacy: str
+    kecamatan: str | None
+    desa: str | None
+    channel: str
+    masbupsiaga: bool
+    status: str
+    clocks: dict[str, ClockRow]  # by policy name, in the policies' order
+    urgency: int  # position in the most-urgent-first order (0 = most urgent)
+
+    @property
+    def rahasia(self) -> bool:
+        return self.privacy == "RAHASIA"
+
+    @property
+    def state(self) -> str:
+        """The most urgent state of its clocks."""
+        return min((c.state for c in self.clocks.values()), key=lambda s: _URGENCY[ClockState(s)])
+
+
+@dataclass(frozen=True)
+class Worklist:
+    reports: list[ReportClocks]
+    total: int  # how many reports matched before the limit
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.reports)
+
+
+def list_report_clocks(
+    session: Session,
+    *,
+    now: datetime,
+    policies: SlaPolicies,
+    opd: str | None = None,
+    state: str | None = None,
+    policy: str | None = None,
+    include_closed: bool = False,
+    limit: int | None = None,
+    tracking_ids: Sequence[int] | None = None,
+    stopped_since: datetime | None = None,
+) -> Worklist:
+    """Reports with a clock matching the filters (as list_clocks), one entry per
+    report with every clock of it, most urgent first (by its most urgent clock)."""
+    from lapor_bridge.store.tables import ReportRow
+
+    matching = list_clocks(
+        session,
+        now=now,
+        policies=policies,
+        opd=opd,
+        state=state,
+        policy=policy,
+        include_closed=include_closed,
+        stopped_since=stopped_since,
+    )
+    wanted = None if tracking_ids is None else set(tracking_ids)
+    order: dict[int, int] = {}
+    for row in matching:
+        if wanted is None or row.tracking_id in wanted:
+            order.setdefault(row.tracking_id, len(order))
+    chosen = list(order)[:limit] if limit else list(order)
+    names = list(policies.policies)
+    clocks: dict[int, dict[str, ClockRow]] = {tid: {} for tid in chosen}
+    facts: dict[int, Any] = {}
+    state_col = state_expression(now)
+    for start in range(0, len(chosen), 500):
+        ids = chosen[start : start + 500]
+        for r in session.execute(
+            select(
+                SlaClock.tracking_id,
+                SlaClock.policy,
+                SlaClock.cycle,
+                state_col.label("state"),
+                SlaClock.started_at,
+                SlaClock.due_at,
+                SlaClock.stopped_at,
+                SlaClock.stop_reason,
+            ).where(SlaClock.tracking_id.in_(ids))  # type: ignore[attr-defined]
+        ):
+            reference = r.stopped_at if r.stopped_at is not None else now
+            clocks[r.tracking_id][r.policy] = ClockRow(
+                tracking_id=r.tracking_id,
+                opd="",
+                complex=False,
+                policy=r.policy,
+                cycle=r.cycle,
+                state=r.state,
+                started_at=r.started_at,
+                due_at=r.due_at,
+                stopped_at=r.stopped_at,
+                stop_reason=r.stop_reason,
+                time_left_s=int((r.due_at - reference).total_seconds()),
+            )
+        for r in session.execute(
+            select(
+                ReportRow.tracking_id,
+                ReportRow.title,
+                ReportRow.privacy,
+                ReportRow.kecamatan,
+                ReportRow.desa,
+                ReportRow.channel,
+                ReportRow.masbupsiaga,
+                ReportRow.status,
+                _opd().label("opd"),
+                func.coalesce(Assignment.complex, False).label("complex"),
+            )
+            .outerjoin(Assignment, Assignment.tracking_id == ReportRow.tracking_id)
+            .where(ReportRow.tracking_id.in_(ids))  # type: ignore[attr-defined]
+        ):
+            facts[r.tracking_id] = r
+    reports = []
+    for tid in chosen:
+        f = facts.get(tid)
+        if f is None:
+            continue
+        ordered = {p: clocks[tid][p] for p in names if p in clocks[tid]}
+        ordered.update({p: c for p, c in clocks[tid].items() if p not in ordered})
+        reports.append(
+            ReportClocks(
+                tracking_id=tid,
+                opd=f.opd,
+                complex=bool(f.complex),
+                title=None if f.privacy == "RAHASIA" else f.title,
+                privacy=f.privacy,
+                kecamatan=f.kecamatan,
+                desa=f.desa,
+                channel=f.channel,
+                masbupsiaga=bool(f.masbupsiaga),
+                status=f.status,
+                clocks=ordered,
+                urgency=order[tid],
+            )
+        )
+    return Worklist(reports=reports, total=len(order))
