@@ -164,8 +164,10 @@ class Settings(BaseSettings):
     metrics_file: Path | None = Field(
         None, description="Prometheus textfile for node_exporter (off when unset)"
     )
-    stale_after_s: int = Field(
-        3600, gt=0, description="`health` alerts when no sync succeeded for this long"
+    stale_after_s: float = Field(
+        1800,
+        gt=0,
+        description="`health` fails and admins are told when no sync succeeded for this long",
     )
 
     # push (outbox): backoff across runs of a follow-up that failed transiently
@@ -180,9 +182,6 @@ class Settings(BaseSettings):
     admin_notify: str | None = Field(
         None,
         description="apprise URLs for admin alerts, space-separated (${NAME} from the environment)",
-    )
-    stale_after_s: float = Field(
-        1800, gt=0, description="alert admins when sync has not succeeded this long"
     )
     notify_lease_s: float = Field(300, gt=0, description="lease of a message being delivered")
     notify_max_attempts: int = Field(10, ge=1)

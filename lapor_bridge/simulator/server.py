@@ -245,7 +245,7 @@ class Simulator:
     # --- request handling ------------------------------------------------------
 
     def handle(self, method: str, path: str, query: str, headers: Any, body: bytes) -> Reply:
-        if path == ADMIN or path.startswith(ADMIN + "/") or path.startswith(API + ADMIN + "/"):
+        if path == ADMIN or path.startswith((ADMIN + "/", API + ADMIN + "/")):
             return self._admin(method, path.removeprefix(API), query, headers, body)
         if not (path == API or path.startswith(API + "/")):
             return _error(404, "not found; the API lives under /api/v1")

@@ -107,7 +107,7 @@ def test_ignore_update_and_select_in(engine, n):
     assert got == {i: (7 if i % 2 else 0, f"t{i}", T0) for i in range(1, n + 1)}
     with read_session(engine) as s:
         bulk = writer(s)
-        found = list(bulk.select_in("topic", ("id", "synced_at"), "id", range(0, 2 * n)))
+        found = list(bulk.select_in("topic", ("id", "synced_at"), "id", range(2 * n)))
         assert sorted(i for i, _ in found) == list(range(1, n + 1))
         assert {bulk.read_time(at) for _, at in found} == {T0}
         assert len(list(bulk.select_in("topic", ("id",), "id", [1, 2], where="parent = 7"))) == 1
