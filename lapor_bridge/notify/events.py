@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, cast, exists, func, literal, select, update
+from sqlalchemy import String, cast, delete, exists, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
@@ -127,10 +127,12 @@ def record_events(
         escalation = load_escalation(mapping.directory, mapping)
     session.flush()
     ids = None if tracking_ids is None else sorted(set(tracking_ids))
-    upgraded = session.get(NotifyWatermark, UPGRADE_QUIET)
-    if upgraded is not None:  # the first pass after notifications came to a running store
-        quiet, ids = True, None
-        session.delete(upgraded)
+    if session.get(NotifyWatermark, UPGRADE_QUIET) is not None:
+        # the first pass after notifications came to a running store; a pass that
+        # raced another to it finds the mark already gone and is an ordinary pass
+        gone = session.execute(delete(NotifyWatermark).where(NotifyWatermark.name == UPGRADE_QUIET))
+        if gone.rowcount == 1:  # type: ignore[attr-defined]
+            quiet, ids = True, None
     decided: list[Decided] = []
     decided += _assignments(session)
     for chunk in _chunks(ids):
@@ -455,6 +457,10 @@ def _stale_sync(session: Session, now: datetime, stale_after_s: float) -> list[D
 def _insert(session: Session, decided: list[Decided], *, now: datetime, quiet: bool) -> int:
     if not decided:
         return 0
+    # one order for every writer (kind, ref, recipient: the unique key), so two
+    # transactions deciding overlapping events wait for each other, never in a circle
+    keyed = {(d.kind, d.ref, d.recipient): d for d in reversed(decided)}  # the first decided
+    decided = [keyed[key] for key in sorted(keyed)]
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = NotifyEvent.__table__  # type: ignore[attr-defined]
@@ -475,9 +481,12 @@ def _insert(session: Session, decided: list[Decided], *, now: datetime, quiet: b
     ]
     written = 0
     for start in range(0, len(rows), CHUNK):
-        statement = insert(table).on_conflict_do_nothing(
-            index_elements=["kind", "ref", "recipient"]
+        statement = (
+            insert(table)
+            .on_conflict_do_nothing(index_elements=["kind", "ref", "recipient"])
+            .returning(table.c.id)
         )
-        result = session.execute(statement, rows[start : start + CHUNK])
-        written += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+        # RETURNING names only the rows inserted: a count right on both engines
+        # (an executemany's rowcount is not, on PostgreSQL)
+        written += len(session.execute(statement, rows[start : start + CHUNK]).all())
     return written
