@@ -468,6 +468,24 @@ def _finish(job: Job, pending: Path) -> None:
         },
     )
     _write_metrics(job.runtime.settings, job.engine, pending)
+    _after_sync(job.kind, job.outcome, job.runtime.settings, job.engine, pending, job.now)
+
+
+def _after_sync(
+    kind: str,
+    outcome: str,
+    settings: Settings,
+    engine: Engine | None,
+    pending: Path,
+    now: Callable[[], datetime],
+) -> None:
+    """A sync run, whatever its outcome: admins hear of a stale sync (and of its
+    end) from the sync itself (lapor_bridge.notify.stale; never raises)."""
+    if kind != "sync" or outcome == INTERRUPTED or stop_requested():
+        return
+    from lapor_bridge.notify.stale import after_sync_run
+
+    after_sync_run(settings, engine, outcome=outcome, now=now, pending=pending)
 
 
 def _write_metrics(settings: Settings, engine: Engine | None, pending: Path | None) -> None:
@@ -514,6 +532,7 @@ def _refused_outside(
         if engine is not None and not store_is_current(engine):
             engine = None
     _write_metrics(settings, engine, pending)
+    _after_sync(kind, outcome, settings, engine, pending, now)
 
 
 def existing_store(url: str) -> Engine | None:

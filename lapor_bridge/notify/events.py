@@ -17,7 +17,11 @@ events (a sync page, a remap, `assign`, `unassign`) and in a time-driven pass
   decides everything already true quietly (migration 0004 marks it);
 - for admins ("@admin"): dead outbox items, dead notification messages, open
   quarantine, and (time pass only) a sync that has not succeeded for
-  `stale_after_s`.
+  `stale_after_s` (one event per stale episode: the episode is named after the
+  last successful sync run, "never" before the first) and, once a sync
+  succeeded again, that episode's end (`admin_sync_recovered`, same ref).
+  lapor_bridge.notify.stale decides these two right after every sync run's
+  outcome is recorded, so a sync that keeps failing tells admins by itself.
 
 Every event has a natural key (kind, ref, recipient) with a unique constraint
 and is inserted with ON CONFLICT DO NOTHING: deciding twice inserts nothing,
@@ -35,6 +39,7 @@ from typing import Any
 
 from sqlalchemy import String, cast, delete, exists, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from lapor_bridge.mapping.model import Mapping
@@ -72,6 +77,7 @@ ADMIN_DEAD_OUTBOX = "admin_dead_outbox"
 ADMIN_DEAD_MESSAGE = "admin_dead_message"
 ADMIN_QUARANTINE = "admin_quarantine"
 ADMIN_STALE_SYNC = "admin_stale_sync"
+ADMIN_SYNC_RECOVERED = "admin_sync_recovered"  # ref: the stale episode's ref
 KINDS = (
     ASSIGNED,
     AT_RISK,
@@ -85,6 +91,7 @@ KINDS = (
     ADMIN_DEAD_MESSAGE,
     ADMIN_QUARANTINE,
     ADMIN_STALE_SYNC,
+    ADMIN_SYNC_RECOVERED,
 )
 
 
@@ -414,18 +421,37 @@ def _admin_events(session: Session, now: datetime, stale_after_s: float | None) 
             )
         )
     if stale_after_s is not None:
-        out += _stale_sync(session, now, stale_after_s)
+        out += stale_sync(session, now, stale_after_s)
+        out += sync_recovered(session)
     return out
 
 
-def _stale_sync(session: Session, now: datetime, stale_after_s: float) -> list[Decided]:
+def stale_sync(
+    session: Session,
+    now: datetime,
+    stale_after_s: float,
+    pending: Sequence[dict[str, Any]] = (),
+) -> list[Decided]:
+    """The stale-sync event of the current episode, if sync has not succeeded for
+    `stale_after_s`. `pending`: runs kept beside the lock, not yet in the store
+    (a sync refused before it opened the store: LAPOR! down, token refused)."""
+    from lapor_bridge.timeutil import parse_upstream_time
+
+    limit = now - timedelta(seconds=stale_after_s)
+    kept = [r for r in pending if r.get("kind") == "sync" and r.get("started_at")]
+    if any(
+        r.get("outcome") in ("ok", "partial")
+        and r.get("finished_at")
+        and parse_upstream_time(r["finished_at"]) >= limit
+        for r in kept
+    ):
+        return []  # it did succeed (kept beside the lock when the store refused the record)
     last_ok = session.execute(
         select(SyncRun.id, SyncRun.finished_at)
         .where(SyncRun.kind == "sync", col(SyncRun.ok).is_(True))
         .order_by(col(SyncRun.id).desc())
         .limit(1)
     ).first()
-    limit = now - timedelta(seconds=stale_after_s)
     if last_ok is not None:
         if last_ok.finished_at is None or last_ok.finished_at >= limit:
             return []
@@ -435,9 +461,11 @@ def _stale_sync(session: Session, now: datetime, stale_after_s: float) -> list[D
         first = session.execute(
             select(func.min(SyncRun.started_at)).where(SyncRun.kind == "sync")
         ).scalar()
-        if first is None or first >= limit:
+        starts = [first] if first is not None else []
+        starts += [parse_upstream_time(r["started_at"]) for r in kept]
+        if not starts or min(starts) >= limit:
             return []  # never tried, or trying for less than the limit
-        since, ref = first, "never"
+        since, ref = min(starts), "never"
     return [
         Decided(
             ADMIN_STALE_SYNC,
@@ -449,6 +477,51 @@ def _stale_sync(session: Session, now: datetime, stale_after_s: float) -> list[D
             {"since": since.isoformat(), "stale_after_s": stale_after_s},
         )
     ]
+
+
+def sync_recovered(session: Session) -> list[Decided]:
+    """For every stale episode told to admins and not yet closed: its end, once a
+    sync run after the episode's last success has succeeded."""
+    told = aliased(NotifyEvent)
+    stale = session.execute(
+        select(NotifyEvent.ref, NotifyEvent.detail).where(
+            NotifyEvent.kind == ADMIN_STALE_SYNC,
+            NotifyEvent.recipient == ADMIN,
+            ~exists().where(
+                told.kind == ADMIN_SYNC_RECOVERED,
+                told.recipient == ADMIN,
+                told.ref == NotifyEvent.ref,
+            ),
+        )
+    ).all()
+    out: list[Decided] = []
+    for ref, detail in stale:
+        after = int(ref.removeprefix("after-run-")) if ref.startswith("after-run-") else 0
+        ok = session.execute(
+            select(SyncRun.id, SyncRun.finished_at)
+            .where(
+                SyncRun.kind == "sync",
+                col(SyncRun.ok).is_(True),
+                col(SyncRun.id) > after,
+                col(SyncRun.finished_at).is_not(None),
+            )
+            .order_by(col(SyncRun.id))
+            .limit(1)
+        ).first()
+        if ok is None:
+            continue
+        out.append(
+            Decided(
+                ADMIN_SYNC_RECOVERED,
+                ADMIN,
+                ref,
+                ok.finished_at,
+                None,
+                None,
+                {"since": (detail or {}).get("since"), "at": ok.finished_at.isoformat()},
+            )
+        )
+    return out
 
 
 # --- writing ---------------------------------------------------------------------------------
