@@ -16,6 +16,7 @@ unit's open reports, most urgent first.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -51,6 +52,33 @@ MAX_ITEMS = 100
 DIGEST_ITEMS = 50
 RAHASIA = "RAHASIA"
 HIDDEN = "[RAHASIA]"
+
+
+_ITEM_LINE = re.compile(r"^(- #(\d+) ).*$", re.MULTILINE)
+
+
+def withhold_confidential(session: Session, batch: NotifyBatch) -> str:
+    """The batch's body as it may leave now: a report made RAHASIA since the text
+    was composed (a message that waited for its channel) shows `[RAHASIA]`."""
+    ids = batch.tracking_ids or []
+    if not ids:
+        return batch.body
+    hidden: set[int] = set()
+    for start in range(0, len(ids), 500):
+        hidden.update(
+            session.scalars(
+                select(ReportRow.tracking_id).where(
+                    col(ReportRow.tracking_id).in_(ids[start : start + 500]),
+                    ReportRow.privacy == RAHASIA,
+                )
+            )
+        )
+    if not hidden:
+        return batch.body
+    return _ITEM_LINE.sub(
+        lambda m: f"{m.group(1)}{HIDDEN}" if int(m.group(2)) in hidden else m.group(0),
+        batch.body,
+    )
 
 
 # --- recipients and their channels --------------------------------------------------
@@ -215,6 +243,7 @@ def _facts(session: Session, ids: list[int]) -> dict[int, _Facts]:
         )
         for tracking_id, title, privacy, kecamatan, opd in rows:
             shown = HIDDEN if privacy == RAHASIA else (strip_keyword(title) or title)
+            shown = " ".join(shown.split())  # one line: a title never spills into the next
             out[tracking_id] = _Facts(shown, privacy, kecamatan, opd)
     return out
 

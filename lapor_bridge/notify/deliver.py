@@ -43,7 +43,7 @@ from sqlmodel import col, select
 from lapor_bridge.config import Settings
 from lapor_bridge.mapping.model import Mapping
 from lapor_bridge.notify.channels import Channel, ChannelError, scrub
-from lapor_bridge.notify.compose import channels_of
+from lapor_bridge.notify.compose import channels_of, withhold_confidential
 from lapor_bridge.notify.escalation import Escalation
 from lapor_bridge.store import write_session
 from lapor_bridge.store.db import is_sqlite
@@ -316,7 +316,7 @@ def _deliver_one(
         return
     with write_session(engine) as session:
         batch = session.get(NotifyBatch, claimed.batch_id)
-        title, body = (batch.title, batch.body) if batch else ("", "")
+        title, body = (batch.title, withhold_confidential(session, batch)) if batch else ("", "")
     secrets = channel.secrets(env)
     try:
         url = channel.expand(env)
