@@ -444,6 +444,7 @@ def _finish(job: Job, pending: Path) -> None:
     from lapor_bridge.store.tables import SyncRun
 
     finished = job.now()
+    stored = False
     try:
         with write_session(job.engine) as session:
             run = session.get(SyncRun, job.run_id)
@@ -451,6 +452,7 @@ def _finish(job: Job, pending: Path) -> None:
                 run.finished_at, run.outcome = finished, job.outcome
                 run.ok = job.outcome in (OK, PARTIAL)
                 run.exit_status, run.error, run.summary = job.exit_status, job.error, job.summary
+        stored = True
     except Exception as exc:
         log.error(
             "could not record the run in the store (%s); kept beside the lock",
@@ -468,7 +470,9 @@ def _finish(job: Job, pending: Path) -> None:
         },
     )
     _write_metrics(job.runtime.settings, job.engine, pending)
-    _after_sync(job.kind, job.outcome, job.runtime.settings, job.engine, pending, job.now)
+    # a store that just refused the run's record is not asked again (it may hang)
+    engine = job.engine if stored else None
+    _after_sync(job.kind, job.outcome, job.runtime.settings, engine, pending, job.now)
 
 
 def _after_sync(

@@ -62,6 +62,7 @@ ADMIN = "@admin"
 HISTORY = "assignment_history"
 UPGRADE_QUIET = "upgrade_quiet"  # set by migration 0004 on a store that already had data
 RECENT = timedelta(days=7)  # replies, reopens and transfers older than this are not news
+RECOVERY = timedelta(days=1)  # a stale episode that ended longer ago is not news
 CHUNK = 500
 
 # kinds, in the order a message lists them
@@ -422,7 +423,7 @@ def _admin_events(session: Session, now: datetime, stale_after_s: float | None) 
         )
     if stale_after_s is not None:
         out += stale_sync(session, now, stale_after_s)
-        out += sync_recovered(session)
+        out += sync_recovered(session, now)
     return out
 
 
@@ -479,49 +480,51 @@ def stale_sync(
     ]
 
 
-def sync_recovered(session: Session) -> list[Decided]:
-    """For every stale episode told to admins and not yet closed: its end, once a
-    sync run after the episode's last success has succeeded."""
+def sync_recovered(session: Session, now: datetime) -> list[Decided]:
+    """The end of the newest stale episode told to admins, once a sync run after the
+    episode's last success has succeeded: within RECOVERY of now (a store whose
+    old episodes ended long ago is not told of them)."""
     told = aliased(NotifyEvent)
-    stale = session.execute(
-        select(NotifyEvent.ref, NotifyEvent.detail).where(
-            NotifyEvent.kind == ADMIN_STALE_SYNC,
-            NotifyEvent.recipient == ADMIN,
-            ~exists().where(
-                told.kind == ADMIN_SYNC_RECOVERED,
-                told.recipient == ADMIN,
-                told.ref == NotifyEvent.ref,
-            ),
-        )
-    ).all()
-    out: list[Decided] = []
-    for ref, detail in stale:
-        after = int(ref.removeprefix("after-run-")) if ref.startswith("after-run-") else 0
-        ok = session.execute(
-            select(SyncRun.id, SyncRun.finished_at)
-            .where(
-                SyncRun.kind == "sync",
-                col(SyncRun.ok).is_(True),
-                col(SyncRun.id) > after,
-                col(SyncRun.finished_at).is_not(None),
-            )
-            .order_by(col(SyncRun.id))
-            .limit(1)
-        ).first()
-        if ok is None:
-            continue
-        out.append(
-            Decided(
-                ADMIN_SYNC_RECOVERED,
-                ADMIN,
-                ref,
-                ok.finished_at,
-                None,
-                None,
-                {"since": (detail or {}).get("since"), "at": ok.finished_at.isoformat()},
+    newest = session.execute(
+        select(NotifyEvent.ref, NotifyEvent.detail)
+        .where(NotifyEvent.kind == ADMIN_STALE_SYNC, NotifyEvent.recipient == ADMIN)
+        .order_by(col(NotifyEvent.id).desc())
+        .limit(1)
+    ).first()
+    if newest is None or session.scalar(
+        select(
+            exists().where(
+                told.kind == ADMIN_SYNC_RECOVERED, told.recipient == ADMIN, told.ref == newest.ref
             )
         )
-    return out
+    ):
+        return []
+    ref, detail = newest
+    after = int(ref.removeprefix("after-run-")) if ref.startswith("after-run-") else 0
+    ok = session.execute(
+        select(SyncRun.id, SyncRun.finished_at)
+        .where(
+            SyncRun.kind == "sync",
+            col(SyncRun.ok).is_(True),
+            col(SyncRun.id) > after,
+            col(SyncRun.finished_at).is_not(None),
+        )
+        .order_by(col(SyncRun.id))
+        .limit(1)
+    ).first()
+    if ok is None or ok.finished_at < now - RECOVERY:
+        return []
+    return [
+        Decided(
+            ADMIN_SYNC_RECOVERED,
+            ADMIN,
+            ref,
+            ok.finished_at,
+            None,
+            None,
+            {"since": (detail or {}).get("since"), "at": ok.finished_at.isoformat()},
+        )
+    ]
 
 
 # --- writing ---------------------------------------------------------------------------------

@@ -95,7 +95,7 @@ def _run(
 
     now = now_fn()
     with read_session(engine) as session:
-        decided = ev.sync_recovered(session)
+        decided = ev.sync_recovered(session, now)
         if outcome not in ("ok", "partial"):
             decided += ev.stale_sync(session, now, settings.stale_after_s, pending_runs(pending))
         new = [

@@ -170,3 +170,43 @@ def test_with_the_store_unusable_a_sync_fails_as_before_and_tells_nobody(
     assert took < 30, took
     said = [r.getMessage() for r in caplog.records if r.name == "lapor_bridge.notify"]
     assert len(said) == 3 and all("the store cannot be used" in line for line in said), said
+
+
+def test_recovered_is_told_for_the_newest_episode_and_only_while_it_is_news(engine, tmp_path):
+    """`notify` decides it too; an episode that ended more than a day ago (a store
+    upgraded to this code) is not told as recovered."""
+    from datetime import UTC, datetime
+
+    from lapor_bridge.config import Settings
+    from lapor_bridge.mapping import load_mapping
+    from lapor_bridge.notify.service import run_notifications
+    from lapor_bridge.store import write_session
+    from tests.notify.conftest import write_mappings
+
+    now = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
+
+    def ok_run(at):
+        with write_session(engine) as session:
+            session.add(SyncRun(kind="sync", started_at=at, finished_at=at, ok=True))
+
+    def notify(at):
+        run_notifications(engine, mapping=mapping, settings=settings, now_fn=lambda: at)
+
+    with JsonReceiver() as rx:
+        mappings = write_mappings(tmp_path / "mappings", {}, digest_at="23:59")
+        mapping = load_mapping(mappings)
+        settings = Settings(mappings_dir=mappings, admin_notify=rx.url("/admin"))
+        ok_run(now - timedelta(hours=2))
+        notify(now)  # stale: no success for 2 h
+        ok_run(now + timedelta(hours=1))  # it recovered, but nobody ran notify then
+        ok_run(now + timedelta(days=3, minutes=-10))
+        notify(now + timedelta(days=3))  # that recovery is old news: nothing
+        late = len(rx.received)
+        notify(now + timedelta(days=3, hours=1))  # a new episode: 70 min without success
+        ok_run(now + timedelta(days=3, hours=2))
+        notify(now + timedelta(days=3, hours=2, minutes=5))  # its end, once
+        notify(now + timedelta(days=3, hours=2, minutes=10))
+        received = list(rx.received)
+    assert late == 1
+    assert [STALE in m.body for m in received] == [True, True, False]
+    assert [RECOVERED in m.body for m in received] == [False, False, True]
