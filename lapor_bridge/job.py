@@ -444,6 +444,7 @@ def _finish(job: Job, pending: Path) -> None:
     from lapor_bridge.store.tables import SyncRun
 
     finished = job.now()
+    stored = False
     try:
         with write_session(job.engine) as session:
             run = session.get(SyncRun, job.run_id)
@@ -451,6 +452,7 @@ def _finish(job: Job, pending: Path) -> None:
                 run.finished_at, run.outcome = finished, job.outcome
                 run.ok = job.outcome in (OK, PARTIAL)
                 run.exit_status, run.error, run.summary = job.exit_status, job.error, job.summary
+        stored = True
     except Exception as exc:
         log.error(
             "could not record the run in the store (%s); kept beside the lock",
@@ -468,6 +470,26 @@ def _finish(job: Job, pending: Path) -> None:
         },
     )
     _write_metrics(job.runtime.settings, job.engine, pending)
+    # a store that just refused the run's record is not asked again (it may hang)
+    engine = job.engine if stored else None
+    _after_sync(job.kind, job.outcome, job.runtime.settings, engine, pending, job.now)
+
+
+def _after_sync(
+    kind: str,
+    outcome: str,
+    settings: Settings,
+    engine: Engine | None,
+    pending: Path,
+    now: Callable[[], datetime],
+) -> None:
+    """A sync run, whatever its outcome: admins hear of a stale sync (and of its
+    end) from the sync itself (lapor_bridge.notify.stale; never raises)."""
+    if kind != "sync" or outcome == INTERRUPTED or stop_requested():
+        return
+    from lapor_bridge.notify.stale import after_sync_run
+
+    after_sync_run(settings, engine, outcome=outcome, now=now, pending=pending)
 
 
 def _write_metrics(settings: Settings, engine: Engine | None, pending: Path | None) -> None:
@@ -514,6 +536,7 @@ def _refused_outside(
         if engine is not None and not store_is_current(engine):
             engine = None
     _write_metrics(settings, engine, pending)
+    _after_sync(kind, outcome, settings, engine, pending, now)
 
 
 def existing_store(url: str) -> Engine | None:

@@ -9,20 +9,51 @@ on every failed, refused or interrupted run. prometheus_client's
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, write_to_textfile
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 from sqlalchemy import Engine, func, select
 
 from lapor_bridge.store import read_session
 from lapor_bridge.store.identity import incremental_checkpoint
-from lapor_bridge.store.tables import Quarantine, ReportRow, SyncRun, TindakLanjut
-from lapor_bridge.timeutil import parse_upstream_time
+from lapor_bridge.store.tables import NotifyMessage, Quarantine, ReportRow, SyncRun, TindakLanjut
+from lapor_bridge.timeutil import parse_upstream_time, to_utc, utcnow
+
+NOTIFY_STATES = ("pending", "sending", "sent", "failed", "dead", "cancelled")
+NOTIFY_WAITING = ("pending", "sending", "failed")  # not delivered yet, still to be tried
+
+
+class _Totals(Collector):
+    """Counters read from the store (messages are never deleted, so they only grow)."""
+
+    def __init__(self) -> None:
+        self.delivered = 0
+        self.repeats = 0
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        yield CounterMetricFamily(
+            "lapor_bridge_notify_delivered",
+            "Notification messages delivered (one per batch and channel)",
+            value=self.delivered,
+        )
+        yield CounterMetricFamily(
+            "lapor_bridge_notify_repeats",
+            "Notification messages sent again after an uncertain outcome (each recorded)",
+            value=self.repeats,
+        )
 
 
 def write_metrics(
-    engine: Engine | None, path: Path | None, *, pending: list[dict[str, Any]] | None = None
+    engine: Engine | None,
+    path: Path | None,
+    *,
+    pending: list[dict[str, Any]] | None = None,
+    now: datetime | None = None,
 ) -> None:
     """Write the metrics file when `LAPOR_BRIDGE_METRICS_FILE` is set.
 
@@ -66,6 +97,28 @@ def write_metrics(
         ["state"],
         registry=registry,
     )
+    notify_messages = Gauge(
+        "lapor_bridge_notify_messages",
+        "Notification messages by delivery state",
+        ["state"],
+        registry=registry,
+    )
+    notify_pending = Gauge(
+        "lapor_bridge_notify_pending",
+        "Notification messages not delivered yet (pending, sending, failed and retrying)",
+        registry=registry,
+    )
+    notify_dead = Gauge(
+        "lapor_bridge_notify_dead",
+        "Notification messages given up (lapor-bridge notifications retry ID)",
+        registry=registry,
+    )
+    notify_oldest = Gauge(
+        "lapor_bridge_notify_oldest_pending_age_seconds",
+        "Age of the oldest notification message not delivered yet (0: none waits)",
+        registry=registry,
+    )
+    totals = _Totals()
     ends: dict[tuple[str, str], float] = {}
 
     def seen(kind: str, outcome: str, at: float) -> None:
@@ -98,6 +151,11 @@ def write_metrics(
                 select(TindakLanjut.state, func.count()).group_by(TindakLanjut.state)
             ):
                 outbox.labels(state).set(count)
+            _notify_figures(
+                session, now or utcnow(), notify_messages, notify_pending, notify_dead,
+                notify_oldest, totals,
+            )  # fmt: skip
+            registry.register(totals)
     for record in pending or []:
         if record.get("finished_at") and record.get("outcome"):
             at = parse_upstream_time(record["finished_at"]).timestamp()
@@ -111,6 +169,38 @@ def write_metrics(
             gauge.labels(kind).set(at)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_to_textfile(str(path), registry)
+
+
+def _notify_figures(
+    session: Any,
+    now: datetime,
+    messages: Gauge,
+    waiting: Gauge,
+    dead: Gauge,
+    oldest: Gauge,
+    totals: _Totals,
+) -> None:
+    """The notification outbox, from the store (lapor_bridge.notify.deliver)."""
+    counts = {state: 0 for state in NOTIFY_STATES}
+    repeats = 0
+    for state, count, repeated in session.execute(
+        select(
+            NotifyMessage.state, func.count(), func.coalesce(func.sum(NotifyMessage.repeats), 0)
+        ).group_by(NotifyMessage.state)
+    ):
+        counts[state] = count
+        repeats += int(repeated or 0)
+    for state, count in counts.items():
+        messages.labels(state).set(count)
+    waiting.set(sum(counts[s] for s in NOTIFY_WAITING))
+    dead.set(counts["dead"])
+    first = session.scalar(
+        select(func.min(NotifyMessage.created_at)).where(
+            NotifyMessage.state.in_(NOTIFY_WAITING)  # type: ignore[attr-defined]
+        )
+    )
+    oldest.set(max((to_utc(now) - to_utc(first)).total_seconds(), 0.0) if first else 0.0)
+    totals.delivered, totals.repeats = counts["sent"], repeats
 
 
 def _value(gauge: Gauge, kind: str) -> float | None:

@@ -16,6 +16,7 @@ unit's open reports, most urgent first.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -51,6 +52,33 @@ MAX_ITEMS = 100
 DIGEST_ITEMS = 50
 RAHASIA = "RAHASIA"
 HIDDEN = "[RAHASIA]"
+
+
+_ITEM_LINE = re.compile(r"^(- #(\d+) ).*$", re.MULTILINE)
+
+
+def withhold_confidential(session: Session, batch: NotifyBatch) -> str:
+    """The batch's body as it may leave now: a report made RAHASIA since the text
+    was composed (a message that waited for its channel) shows `[RAHASIA]`."""
+    ids = batch.tracking_ids or []
+    if not ids:
+        return batch.body
+    hidden: set[int] = set()
+    for start in range(0, len(ids), 500):
+        hidden.update(
+            session.scalars(
+                select(ReportRow.tracking_id).where(
+                    col(ReportRow.tracking_id).in_(ids[start : start + 500]),
+                    ReportRow.privacy == RAHASIA,
+                )
+            )
+        )
+    if not hidden:
+        return batch.body
+    return _ITEM_LINE.sub(
+        lambda m: f"{m.group(1)}{HIDDEN}" if int(m.group(2)) in hidden else m.group(0),
+        batch.body,
+    )
 
 
 # --- recipients and their channels --------------------------------------------------
@@ -154,7 +182,25 @@ def _headings(lang: Language) -> dict[str, str]:
         ev.ADMIN_DEAD_MESSAGE: _("Notifications that could not be delivered (dead):"),
         ev.ADMIN_QUARANTINE: _("Records from LAPOR! in quarantine:"),
         ev.ADMIN_STALE_SYNC: _("Sync has not succeeded:"),
+        ev.ADMIN_SYNC_RECOVERED: _("Sync works again:"),
     }
+
+
+def _admin_words(kind: str, count: int, lang: Language) -> str:
+    """What an admin message's title says of one kind, in the message's language."""
+    t = catalog("notify", lang)
+    words = {
+        ev.ADMIN_DEAD_OUTBOX: t.ngettext("%(n)s dead follow-up", "%(n)s dead follow-ups", count),
+        ev.ADMIN_DEAD_MESSAGE: t.ngettext(
+            "%(n)s dead notification", "%(n)s dead notifications", count
+        ),
+        ev.ADMIN_QUARANTINE: t.ngettext(
+            "%(n)s record in quarantine", "%(n)s records in quarantine", count
+        ),
+        ev.ADMIN_STALE_SYNC: t.gettext("sync has not succeeded"),
+        ev.ADMIN_SYNC_RECOVERED: t.gettext("sync works again"),
+    }
+    return words[kind] % {"n": count} if "%(n)s" in words[kind] else words[kind]
 
 
 def _summary_words(kind: str, count: int, lang: Language) -> str:
@@ -197,6 +243,7 @@ def _facts(session: Session, ids: list[int]) -> dict[int, _Facts]:
         )
         for tracking_id, title, privacy, kecamatan, opd in rows:
             shown = HIDDEN if privacy == RAHASIA else (strip_keyword(title) or title)
+            shown = " ".join(shown.split())  # one line: a title never spills into the next
             out[tracking_id] = _Facts(shown, privacy, kecamatan, opd)
     return out
 
@@ -286,6 +333,19 @@ def compose_pending(
     return summary
 
 
+def compose_admin(engine: Engine, *, now: datetime, settings: Settings) -> ComposeSummary:
+    """Compose the admins' pending events alone: needs no mapping (a sync refused
+    for an invalid mapping still tells admins)."""
+    from datetime import time
+
+    summary = ComposeSummary()
+    mapping = Mapping(directory="", units={}, rules=(), default="")
+    escalation = Escalation(levels=(), recipients={}, digest_at=time(23, 59), file=None)
+    while _compose_one(engine, ev.ADMIN, now, mapping, escalation, settings, summary):
+        pass
+    return summary
+
+
 def _compose_one(
     engine: Engine,
     recipient: str,
@@ -339,7 +399,7 @@ def _compose_one(
         ids = sorted({e.tracking_id for e in taken if e.tracking_id is not None})
         batch.tracking_ids = ids
         if recipient == ev.ADMIN:
-            batch.title, batch.body = _admin_text(taken, batch.id, lang)
+            batch.title, batch.body = _admin_text(taken, batch.id, lang, settings.zone)
         else:
             batch.title, batch.body = _update_text(
                 session, recipient, taken, ids, quiet, batch.id, now, mapping, escalation, settings
@@ -463,7 +523,12 @@ def _open_count(session: Session, unit: str) -> int:
     )
 
 
-def _admin_text(events: list[NotifyEvent], batch_id: int, lang: Language) -> tuple[str, str]:
+def _admin_text(
+    events: list[NotifyEvent], batch_id: int, lang: Language, zone: Any = None
+) -> tuple[str, str]:
+    from lapor_bridge.i18n import WIB
+
+    zone = zone or WIB
     t = catalog("notify", lang)
     headings = _headings(lang)
     sections: list[Section] = []
@@ -487,18 +552,24 @@ def _admin_text(events: list[NotifyEvent], batch_id: int, lang: Language) -> tup
                     "id": d.get("quarantine_id"),
                     "tid": event.tracking_id,
                 }
+            elif kind == ev.ADMIN_SYNC_RECOVERED:
+                since = datetime.fromisoformat(d["since"]) if d.get("since") else None
+                line = t.gettext("sync succeeded again at %(at)s (no success since %(since)s)") % {
+                    "at": format_local_time(event.occurred_at, lang, zone),
+                    "since": format_local_time(since, lang, zone) if since else "?",
+                }
             else:
                 since = datetime.fromisoformat(d["since"]) if d.get("since") else event.occurred_at
                 line = t.gettext(
                     "no successful sync since %(at)s: check cron and lapor-bridge status"
-                ) % {"at": format_local_time(since, lang)}
+                ) % {"at": format_local_time(since, lang, zone)}
             section.lines.append(line)
         sections.append(section)
-    title = t.gettext("lapor-bridge needs attention: %(what)s") % {
-        "what": ", ".join(
-            f"{len(s.lines)} {s.kind.removeprefix('admin_').replace('_', ' ')}" for s in sections
-        )
-    }
+    what = ", ".join(_admin_words(s.kind, len(s.lines), lang) for s in sections)
+    if all(s.kind == ev.ADMIN_SYNC_RECOVERED for s in sections):
+        title = t.gettext("lapor-bridge: %(what)s") % {"what": what}
+    else:
+        title = t.gettext("lapor-bridge needs attention: %(what)s") % {"what": what}
     return title, render("admin.txt.j2", lang, sections=sections, batch_id=batch_id)
 
 

@@ -43,7 +43,7 @@ from sqlmodel import col, select
 from lapor_bridge.config import Settings
 from lapor_bridge.mapping.model import Mapping
 from lapor_bridge.notify.channels import Channel, ChannelError, scrub
-from lapor_bridge.notify.compose import channels_of
+from lapor_bridge.notify.compose import channels_of, withhold_confidential
 from lapor_bridge.notify.escalation import Escalation
 from lapor_bridge.store import write_session
 from lapor_bridge.store.db import is_sqlite
@@ -145,7 +145,12 @@ class _Claimed:
 
 
 def _claim(
-    engine: Engine, worker: str, now: datetime, lease_s: float, skip: set[str]
+    engine: Engine,
+    worker: str,
+    now: datetime,
+    lease_s: float,
+    skip: set[str],
+    recipients: tuple[str, ...] | None = None,
 ) -> _Claimed | None:
     m = NotifyMessage
     due = or_(
@@ -158,6 +163,8 @@ def _claim(
     query = select(m).where(due).order_by(col(m.id)).limit(1)
     if skip:
         query = query.where(col(m.channel).not_in(sorted(skip)))
+    if recipients is not None:
+        query = query.where(col(m.recipient).in_(recipients))
     if not is_sqlite(engine):
         query = query.with_for_update(skip_locked=True)
     with write_session(engine) as session:
@@ -239,8 +246,10 @@ def deliver_pending(
     budget_s: float | None = None,
     rng: random.Random | None = None,
     env: dict[str, str] | None = None,
+    recipients: tuple[str, ...] | None = None,
 ) -> DeliverySummary:
-    """Send due messages until none is due, every channel failed once, or the budget ends."""
+    """Send due messages until none is due, every channel failed once, or the budget ends.
+    `recipients`: only their messages (the admins' alone, after a failed sync)."""
     worker = new_worker_id(worker)
     rng = rng or random.Random()
     budget = settings.notify_budget_s if budget_s is None else budget_s
@@ -252,7 +261,7 @@ def deliver_pending(
         if time.monotonic() >= deadline:
             summary.stopped = f"time budget of {budget:g} s used; the rest waits for the next run"
             break
-        claimed = _claim(engine, worker, now_fn(), lease_s, skip)
+        claimed = _claim(engine, worker, now_fn(), lease_s, skip, recipients)
         if claimed is None:
             break
         summary.claimed += 1
@@ -307,7 +316,7 @@ def _deliver_one(
         return
     with write_session(engine) as session:
         batch = session.get(NotifyBatch, claimed.batch_id)
-        title, body = (batch.title, batch.body) if batch else ("", "")
+        title, body = (batch.title, withhold_confidential(session, batch)) if batch else ("", "")
     secrets = channel.secrets(env)
     try:
         url = channel.expand(env)

@@ -17,7 +17,11 @@ events (a sync page, a remap, `assign`, `unassign`) and in a time-driven pass
   decides everything already true quietly (migration 0004 marks it);
 - for admins ("@admin"): dead outbox items, dead notification messages, open
   quarantine, and (time pass only) a sync that has not succeeded for
-  `stale_after_s`.
+  `stale_after_s` (one event per stale episode: the episode is named after the
+  last successful sync run, "never" before the first) and, once a sync
+  succeeded again, that episode's end (`admin_sync_recovered`, same ref).
+  lapor_bridge.notify.stale decides these two right after every sync run's
+  outcome is recorded, so a sync that keeps failing tells admins by itself.
 
 Every event has a natural key (kind, ref, recipient) with a unique constraint
 and is inserted with ON CONFLICT DO NOTHING: deciding twice inserts nothing,
@@ -33,8 +37,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, cast, exists, func, literal, select, update
+from sqlalchemy import String, cast, delete, exists, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from lapor_bridge.mapping.model import Mapping
@@ -57,6 +62,7 @@ ADMIN = "@admin"
 HISTORY = "assignment_history"
 UPGRADE_QUIET = "upgrade_quiet"  # set by migration 0004 on a store that already had data
 RECENT = timedelta(days=7)  # replies, reopens and transfers older than this are not news
+RECOVERY = timedelta(days=1)  # a stale episode that ended longer ago is not news
 CHUNK = 500
 
 # kinds, in the order a message lists them
@@ -72,6 +78,7 @@ ADMIN_DEAD_OUTBOX = "admin_dead_outbox"
 ADMIN_DEAD_MESSAGE = "admin_dead_message"
 ADMIN_QUARANTINE = "admin_quarantine"
 ADMIN_STALE_SYNC = "admin_stale_sync"
+ADMIN_SYNC_RECOVERED = "admin_sync_recovered"  # ref: the stale episode's ref
 KINDS = (
     ASSIGNED,
     AT_RISK,
@@ -85,6 +92,7 @@ KINDS = (
     ADMIN_DEAD_MESSAGE,
     ADMIN_QUARANTINE,
     ADMIN_STALE_SYNC,
+    ADMIN_SYNC_RECOVERED,
 )
 
 
@@ -127,10 +135,12 @@ def record_events(
         escalation = load_escalation(mapping.directory, mapping)
     session.flush()
     ids = None if tracking_ids is None else sorted(set(tracking_ids))
-    upgraded = session.get(NotifyWatermark, UPGRADE_QUIET)
-    if upgraded is not None:  # the first pass after notifications came to a running store
-        quiet, ids = True, None
-        session.delete(upgraded)
+    if session.get(NotifyWatermark, UPGRADE_QUIET) is not None:
+        # the first pass after notifications came to a running store; a pass that
+        # raced another to it finds the mark already gone and is an ordinary pass
+        gone = session.execute(delete(NotifyWatermark).where(NotifyWatermark.name == UPGRADE_QUIET))
+        if gone.rowcount == 1:  # type: ignore[attr-defined]
+            quiet, ids = True, None
     decided: list[Decided] = []
     decided += _assignments(session)
     for chunk in _chunks(ids):
@@ -412,18 +422,37 @@ def _admin_events(session: Session, now: datetime, stale_after_s: float | None) 
             )
         )
     if stale_after_s is not None:
-        out += _stale_sync(session, now, stale_after_s)
+        out += stale_sync(session, now, stale_after_s)
+        out += sync_recovered(session, now)
     return out
 
 
-def _stale_sync(session: Session, now: datetime, stale_after_s: float) -> list[Decided]:
+def stale_sync(
+    session: Session,
+    now: datetime,
+    stale_after_s: float,
+    pending: Sequence[dict[str, Any]] = (),
+) -> list[Decided]:
+    """The stale-sync event of the current episode, if sync has not succeeded for
+    `stale_after_s`. `pending`: runs kept beside the lock, not yet in the store
+    (a sync refused before it opened the store: LAPOR! down, token refused)."""
+    from lapor_bridge.timeutil import parse_upstream_time
+
+    limit = now - timedelta(seconds=stale_after_s)
+    kept = [r for r in pending if r.get("kind") == "sync" and r.get("started_at")]
+    if any(
+        r.get("outcome") in ("ok", "partial")
+        and r.get("finished_at")
+        and parse_upstream_time(r["finished_at"]) >= limit
+        for r in kept
+    ):
+        return []  # it did succeed (kept beside the lock when the store refused the record)
     last_ok = session.execute(
         select(SyncRun.id, SyncRun.finished_at)
         .where(SyncRun.kind == "sync", col(SyncRun.ok).is_(True))
         .order_by(col(SyncRun.id).desc())
         .limit(1)
     ).first()
-    limit = now - timedelta(seconds=stale_after_s)
     if last_ok is not None:
         if last_ok.finished_at is None or last_ok.finished_at >= limit:
             return []
@@ -433,9 +462,11 @@ def _stale_sync(session: Session, now: datetime, stale_after_s: float) -> list[D
         first = session.execute(
             select(func.min(SyncRun.started_at)).where(SyncRun.kind == "sync")
         ).scalar()
-        if first is None or first >= limit:
+        starts = [first] if first is not None else []
+        starts += [parse_upstream_time(r["started_at"]) for r in kept]
+        if not starts or min(starts) >= limit:
             return []  # never tried, or trying for less than the limit
-        since, ref = first, "never"
+        since, ref = min(starts), "never"
     return [
         Decided(
             ADMIN_STALE_SYNC,
@@ -449,12 +480,63 @@ def _stale_sync(session: Session, now: datetime, stale_after_s: float) -> list[D
     ]
 
 
+def sync_recovered(session: Session, now: datetime) -> list[Decided]:
+    """The end of the newest stale episode told to admins, once a sync run after the
+    episode's last success has succeeded: within RECOVERY of now (a store whose
+    old episodes ended long ago is not told of them)."""
+    told = aliased(NotifyEvent)
+    newest = session.execute(
+        select(NotifyEvent.ref, NotifyEvent.detail)
+        .where(NotifyEvent.kind == ADMIN_STALE_SYNC, NotifyEvent.recipient == ADMIN)
+        .order_by(col(NotifyEvent.id).desc())
+        .limit(1)
+    ).first()
+    if newest is None or session.scalar(
+        select(
+            exists().where(
+                told.kind == ADMIN_SYNC_RECOVERED, told.recipient == ADMIN, told.ref == newest.ref
+            )
+        )
+    ):
+        return []
+    ref, detail = newest
+    after = int(ref.removeprefix("after-run-")) if ref.startswith("after-run-") else 0
+    ok = session.execute(
+        select(SyncRun.id, SyncRun.finished_at)
+        .where(
+            SyncRun.kind == "sync",
+            col(SyncRun.ok).is_(True),
+            col(SyncRun.id) > after,
+            col(SyncRun.finished_at).is_not(None),
+        )
+        .order_by(col(SyncRun.id))
+        .limit(1)
+    ).first()
+    if ok is None or ok.finished_at < now - RECOVERY:
+        return []
+    return [
+        Decided(
+            ADMIN_SYNC_RECOVERED,
+            ADMIN,
+            ref,
+            ok.finished_at,
+            None,
+            None,
+            {"since": (detail or {}).get("since"), "at": ok.finished_at.isoformat()},
+        )
+    ]
+
+
 # --- writing ---------------------------------------------------------------------------------
 
 
 def _insert(session: Session, decided: list[Decided], *, now: datetime, quiet: bool) -> int:
     if not decided:
         return 0
+    # one order for every writer (kind, ref, recipient: the unique key), so two
+    # transactions deciding overlapping events wait for each other, never in a circle
+    keyed = {(d.kind, d.ref, d.recipient): d for d in reversed(decided)}  # the first decided
+    decided = [keyed[key] for key in sorted(keyed)]
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = NotifyEvent.__table__  # type: ignore[attr-defined]
@@ -475,9 +557,12 @@ def _insert(session: Session, decided: list[Decided], *, now: datetime, quiet: b
     ]
     written = 0
     for start in range(0, len(rows), CHUNK):
-        statement = insert(table).on_conflict_do_nothing(
-            index_elements=["kind", "ref", "recipient"]
+        statement = (
+            insert(table)
+            .on_conflict_do_nothing(index_elements=["kind", "ref", "recipient"])
+            .returning(table.c.id)
         )
-        result = session.execute(statement, rows[start : start + CHUNK])
-        written += max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+        # RETURNING names only the rows inserted: a count right on both engines
+        # (an executemany's rowcount is not, on PostgreSQL)
+        written += len(session.execute(statement, rows[start : start + CHUNK]).all())
     return written

@@ -176,6 +176,10 @@ def test_admin_alerts_for_dead_outbox_quarantine_and_stale_sync(engine, tmp_path
             )
     (alert,) = rx.received
     assert alert.path == "/admin"
+    assert alert.title == (
+        "lapor-bridge perlu diperiksa: 1 tindak lanjut gagal terkirim, 1 data di karantina, "
+        "sinkronisasi belum berhasil"
+    )
     assert "outbox #1 (laporan 401)" in alert.body
     assert "karantina #1 (laporan 402)" in alert.body
     assert "tidak ada sinkronisasi yang berhasil sejak 2 Mar 2026 08.00 WIB" in alert.body
@@ -409,3 +413,28 @@ def test_a_store_that_had_data_before_notifications_is_not_told_its_history(tmp_
     assert [m.path for m in first] == ["/DINKES"] and not sections(first[0].body)
     assert "dari riwayat" in first[0].title
     assert [tid for tid, _ in sections(second[0].body)[NEW]] == [902] and len(second) == 1
+
+
+def test_a_report_made_rahasia_while_its_message_waited_leaves_as_rahasia(engine, tmp_path):
+    """Text is fixed when composed; a message that waited for a failing channel
+    is sent after the report became RAHASIA (LAPOR! changed it): its title
+    stays in the local store."""
+    from lapor_bridge.store.tables import ReportRow
+    from tests.notify.receivers import Flaky
+
+    with JsonReceiver(Flaky(error_5xx=1.0)) as rx:
+        mapping, escalation, settings = _setup(tmp_path, rx)
+        with write_session(engine) as session:
+            _assign(session, 1101, "DINKES", NOW, title="Jalan berlubang\ndepan rumah Pak Darto")
+            _assign(session, 1102, "DINKES", NOW, title="Lampu jalan mati")
+            record_events(session, now=NOW, mapping=mapping, escalation=escalation)
+        first = _pass(engine, mapping, escalation, settings, NOW)
+        with write_session(engine) as session:
+            session.get(ReportRow, 1101).privacy = "RAHASIA"  # as the next sync stores it
+        rx.flaky = None
+        _pass(engine, mapping, escalation, settings, NOW + timedelta(hours=2))
+    assert first.failed == 1 and first.sent == 0
+    (message,) = rx.received
+    assert "- #1101 [RAHASIA]" in message.body
+    assert "Darto" not in message.body and "berlubang" not in message.body
+    assert "- #1102 Lampu jalan mati" in message.body
