@@ -157,32 +157,11 @@ _UPSERT = Upsert(key=("tracking_id", "policy"))
 
 
 def _stored_clocks(bulk: BulkWriter, ids: list[int]) -> dict[tuple[int, str], tuple[Any, ...]]:
-    """The stored clocks of these reports, keyed (tracking_id, policy): cycle,
-    the four times (aware UTC), stop reason and elapsed seconds. Times are
-    compared read back, which costs less than writing every computed time in
-    stored form; only the clocks that changed are."""
-    time = bulk.read_time
+    """The stored clocks of these reports, keyed (tracking_id, policy), values
+    in stored form without computed_at."""
     return {
-        (tracking_id, policy): (
-            cycle,
-            time(started_at),
-            time(due_at),
-            time(at_risk_at),
-            time(stopped_at),
-            stop_reason,
-            elapsed_s,
-        )
-        for (
-            tracking_id,
-            policy,
-            cycle,
-            started_at,
-            due_at,
-            at_risk_at,
-            stopped_at,
-            stop_reason,
-            elapsed_s,
-        ) in bulk.select_in("sla_clock", _COLUMNS[:-1], "tracking_id", ids)
+        (row[0], row[1]): row
+        for row in bulk.select_in("sla_clock", _COLUMNS[:-1], "tracking_id", ids)
     }
 
 
@@ -195,40 +174,42 @@ def _write(
     stored: dict[tuple[int, str], tuple[Any, ...]],
     now: datetime,
 ) -> int:
-    """Upsert the clocks that differ from the stored ones (see `_stored_clocks`),
-    so an unchanged clock costs no write. Returns the rows written."""
-    time = bulk.time
+    """Upsert the clocks that differ from the stored ones, so an unchanged clock
+    costs no write. Returns the rows written. The stored times are compared read
+    back (cheaper than writing every computed time in stored form); only the
+    clocks that changed are put in stored form."""
+    time, read = bulk.time, bulk.read_time
     computed_at = time(now)
     rows: list[tuple[Any, ...]] = []
     for clock in clocks:
-        stopped_at = clock.stopped_at
+        started_at, stopped_at = clock.started_at, clock.stopped_at
         reason = None if clock.stop_reason is None else clock.stop_reason.value
-        elapsed = (
-            None if stopped_at is None else int((stopped_at - clock.started_at).total_seconds())
-        )
-        values = (
-            clock.cycle,
-            clock.started_at,
-            clock.due_at,
-            clock.at_risk_at,
-            stopped_at,
-            reason,
-            elapsed,
-        )
-        if stored.get((clock.tracking_id, clock.policy)) != values:
-            rows.append(
-                (
-                    clock.tracking_id,
-                    clock.policy,
-                    clock.cycle,
-                    time(clock.started_at),
-                    time(clock.due_at),
-                    time(clock.at_risk_at),
-                    time(stopped_at),
-                    reason,
-                    elapsed,
-                    computed_at,
-                )
+        elapsed = None if stopped_at is None else int((stopped_at - started_at).total_seconds())
+        row = stored.get((clock.tracking_id, clock.policy))
+        if (
+            row is not None
+            and row[2] == clock.cycle
+            and row[7] == reason
+            and row[8] == elapsed
+            and read(row[3]) == started_at
+            and read(row[4]) == clock.due_at
+            and read(row[5]) == clock.at_risk_at
+            and read(row[6]) == stopped_at
+        ):
+            continue
+        rows.append(
+            (
+                clock.tracking_id,
+                clock.policy,
+                clock.cycle,
+                time(started_at),
+                time(clock.due_at),
+                time(clock.at_risk_at),
+                time(stopped_at),
+                reason,
+                elapsed,
+                computed_at,
             )
+        )
     bulk.insert("sla_clock", _COLUMNS, rows, on_conflict=_UPSERT)
     return len(rows)
