@@ -174,25 +174,42 @@ def _write(
     stored: dict[tuple[int, str], tuple[Any, ...]],
     now: datetime,
 ) -> int:
-    """Upsert the clocks whose stored values differ (values compared in stored
-    form, so an unchanged clock costs no write). Returns the rows written."""
-    time = bulk.time
+    """Upsert the clocks that differ from the stored ones, so an unchanged clock
+    costs no write. Returns the rows written. The stored times are compared read
+    back (cheaper than writing every computed time in stored form); only the
+    clocks that changed are put in stored form."""
+    time, read = bulk.time, bulk.read_time
     computed_at = time(now)
     rows: list[tuple[Any, ...]] = []
     for clock in clocks:
-        elapsed = clock.elapsed
-        values = (
-            clock.tracking_id,
-            clock.policy,
-            clock.cycle,
-            time(clock.started_at),
-            time(clock.due_at),
-            time(clock.at_risk_at),
-            time(clock.stopped_at),
-            None if clock.stop_reason is None else clock.stop_reason.value,
-            None if elapsed is None else int(elapsed.total_seconds()),
+        started_at, stopped_at = clock.started_at, clock.stopped_at
+        reason = None if clock.stop_reason is None else clock.stop_reason.value
+        elapsed = None if stopped_at is None else int((stopped_at - started_at).total_seconds())
+        row = stored.get((clock.tracking_id, clock.policy))
+        if (
+            row is not None
+            and row[2] == clock.cycle
+            and row[7] == reason
+            and row[8] == elapsed
+            and read(row[3]) == started_at
+            and read(row[4]) == clock.due_at
+            and read(row[5]) == clock.at_risk_at
+            and read(row[6]) == stopped_at
+        ):
+            continue
+        rows.append(
+            (
+                clock.tracking_id,
+                clock.policy,
+                clock.cycle,
+                time(started_at),
+                time(clock.due_at),
+                time(clock.at_risk_at),
+                time(stopped_at),
+                reason,
+                elapsed,
+                computed_at,
+            )
         )
-        if stored.get((clock.tracking_id, clock.policy)) != values:
-            rows.append((*values, computed_at))
     bulk.insert("sla_clock", _COLUMNS, rows, on_conflict=_UPSERT)
     return len(rows)

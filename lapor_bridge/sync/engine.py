@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
@@ -120,11 +120,13 @@ def record_page(
     mapping: Mapping,
     policies: SlaPolicies,
     now: datetime,
+    texts: Sequence[str] | None = None,
 ) -> PageResult:
     """One listing page through the data path, in the caller's transaction:
-    store what the pull saw, let the outbox settle echoes of its own answers,
-    assign the stored reports, refresh their clocks."""
-    result = store_page(session, records, instansi_id=instansi_id, now=now)
+    store what the pull saw (`texts`: the records' JSON as received, see
+    `store_page`), let the outbox settle echoes of its own answers, assign
+    the stored reports, refresh their clocks."""
+    result = store_page(session, records, instansi_id=instansi_id, now=now, texts=texts)
     if result.referenced:
         mark_echoes(session, reconcile_echoes(session, result.referenced, now=now))
     if result.tracking_ids:
@@ -178,6 +180,7 @@ def pull_window(
                 mapping=ctx.mapping,
                 policies=ctx.policies,
                 now=now,
+                texts=getattr(page, "texts", None),
             )
             if result.tracking_ids:
                 record_events(

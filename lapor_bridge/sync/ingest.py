@@ -25,7 +25,15 @@ from sqlmodel import Session
 
 from lapor_bridge.mapping.channel import is_masbupsiaga
 from lapor_bridge.store.bulk import Add, BulkWriter, KeepWhile, Upsert, writer
-from lapor_bridge.upstream.models import ApiFollowUp, ApiReport, ApiTopic, Privacy, Status
+from lapor_bridge.upstream.models import (
+    TEXT_CHECKED,
+    ApiFollowUp,
+    ApiReport,
+    ApiTopic,
+    Privacy,
+    Status,
+    clean_text,
+)
 
 
 @dataclass
@@ -43,32 +51,49 @@ class PageResult:
 
 
 def store_page(
-    session: Session, records: Sequence[Any], *, instansi_id: int, now: datetime
+    session: Session,
+    records: Sequence[Any],
+    *,
+    instansi_id: int,
+    now: datetime,
+    texts: Sequence[str] | None = None,
 ) -> PageResult:
     """Validate and store one listing page. Returns what happened.
+
+    `texts`, when given, are the records' JSON texts as received (the
+    client's `ListingPage.texts`): a record's text is stored as it came
+    (an ANONIM one is serialised again without its reporter) and spares the
+    walk over its strings when it holds no escape that could hide a lone
+    surrogate or NUL.
 
     Follow-ups are stored with `is_echo` false; which of them are the
     bridge's own answers is the outbox's to say (`result.referenced`, then
     `mark_echoes`), so the pull does not depend on the outbox.
     """
     result = PageResult(fetched=len(records))
-    newest: dict[int, tuple[ApiReport, dict[str, Any]]] = {}
-    for raw in records:
-        report = _validate(session, raw, now=now)
+    if texts is not None and len(texts) != len(records):
+        texts = None
+    newest: dict[int, tuple[ApiReport, dict[str, Any], str | None]] = {}
+    for index, raw in enumerate(records):
+        text = texts[index] if texts is not None else None
+        report = _validate(session, raw, now=now, checked=text is not None and clean_text(text))
         if report is None:
             result.quarantined += 1
             continue
         result.last_updated_at = report.updated_at
         held = newest.get(report.tracking_id)
         if held is None or report.version > held[0].version:
-            newest[report.tracking_id] = (report, _safe_raw(raw, report))
+            if report.privacy == Privacy.ANONIM:
+                newest[report.tracking_id] = (report, _redact_anonymous(raw), None)
+            else:
+                newest[report.tracking_id] = (report, raw, text)
     if not newest:
         return result
 
     bulk = writer(session)
     stored = _stored_versions(bulk, list(newest))
     rows = []
-    for tracking_id, (report, raw) in newest.items():
+    for tracking_id, (report, raw, text) in newest.items():
         before = stored.get(tracking_id)
         if before is not None and before >= report.version:
             result.unchanged += 1
@@ -77,7 +102,8 @@ def store_page(
             result.inserted += 1
         else:
             result.updated += 1
-        rows.append(_row(bulk, report, raw, instansi_id=instansi_id, now=now))
+        stored_raw = text if text is not None else bulk.raw_json(raw)
+        rows.append(_row(bulk, report, stored_raw, instansi_id=instansi_id, now=now))
         result.tracking_ids.append(tracking_id)
     if rows:
         bulk.insert("report", _REPORT_COLUMNS, rows, on_conflict=_REPORT_UPSERT)
@@ -91,11 +117,15 @@ def store_page(
 # --- validation and quarantine ---------------------------------------------
 
 
-def _validate(session: Session, raw: Any, *, now: datetime) -> ApiReport | None:
+def _validate(
+    session: Session, raw: Any, *, now: datetime, checked: bool = False
+) -> ApiReport | None:
+    """The record as a report, or None once it is quarantined. `checked`: its
+    text was found free of lone surrogates and NUL (`clean_text`)."""
     try:
         if not isinstance(raw, dict):
             raise TypeError(f"a report must be a JSON object, got {type(raw).__name__}")
-        return ApiReport.model_validate(raw)
+        return ApiReport.model_validate(raw, context=TEXT_CHECKED if checked else None)
     except (ValidationError, TypeError) as exc:
         quarantine(session, raw, reason=_reason(exc), source="listing", now=now)
         return None
@@ -213,19 +243,16 @@ _REPORT_UPSERT = Upsert(
 )
 
 
-def _safe_raw(raw: dict[str, Any], report: ApiReport) -> dict[str, Any]:
-    return _redact_anonymous(raw) if report.privacy == Privacy.ANONIM else raw
-
-
 def _row(
     bulk: BulkWriter,
     report: ApiReport,
-    raw: dict[str, Any],
+    raw: str,
     *,
     instansi_id: int,
     now: datetime,
 ) -> tuple[Any, ...]:
-    """The report's row in `_REPORT_COLUMNS` order, values in stored form."""
+    """The report's row in `_REPORT_COLUMNS` order, values in stored form
+    (`raw` the record's JSON text as it is stored)."""
     reporter = None if report.privacy == Privacy.ANONIM else report.reporter
     location = report.location
     transferred = report.status == Status.DIALIHKAN or report.instansi_id != instansi_id
@@ -256,7 +283,7 @@ def _row(
         updated_at,
         transferred,
         updated_at if transferred else None,
-        bulk.raw_json(raw),
+        raw,
         stamp,
         stamp,
     )

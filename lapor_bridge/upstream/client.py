@@ -330,6 +330,10 @@ class _Answer:
 class ListingPage:
     data: list[dict[str, Any]]  # raw JSON records, NOT validated
     next_cursor: str | None
+    # each record's JSON text as received (same order as `data`), when the answer
+    # was valid UTF-8 and could be split; None otherwise (the store serialises then).
+    # A by-product of decoding: pages are equal by what they hold.
+    texts: list[str] | None = field(default=None, compare=False, repr=False)
 
 
 class _BearerAuth(requests.auth.AuthBase):
@@ -357,6 +361,7 @@ class _Call:
     external_ref: str | None = None
     fence: Callable[[], None] | None = None  # called right before each send and each wait
     attempts: int = field(default=0)
+    texts: list[str] | None = None  # a listing's records as received (see split_listing)
 
     @property
     def is_post(self) -> bool:
@@ -445,6 +450,81 @@ def _no_urllib3_retries(session: requests.Session, owned: bool) -> None:
             # What HTTPAdapter(max_retries=0) sets. read=False makes urllib3 raise
             # read errors as themselves, which requests maps to ReadTimeout etc.
             adapter.max_retries = Retry(0, read=False)
+
+
+_WS = json.decoder.WHITESPACE.match
+_scan_string = json.decoder.scanstring
+_scan_value = json.decoder.JSONDecoder().scan_once
+
+
+def split_listing(text: str) -> tuple[dict[str, Any], list[str] | None] | None:
+    """A listing answer decoded in one pass, with the JSON text of each record of
+    its `data` array as received (so the store need not serialise it again).
+
+    The same object `json.loads(text)` gives (the same C scanner decodes every
+    value); None for anything that is not a plain JSON object, so the caller
+    falls back to `json.loads` and its errors. The texts are None when `data`
+    is not an array."""
+    try:
+        return _split_listing(text)
+    except (ValueError, IndexError, StopIteration, RecursionError):
+        return None
+
+
+def _split_listing(text: str) -> tuple[dict[str, Any], list[str] | None] | None:
+    i = _WS(text, 0).end()
+    if text[i] != "{":
+        return None
+    i = _WS(text, i + 1).end()
+    body: dict[str, Any] = {}
+    texts: list[str] | None = None
+    if text[i] == "}":
+        i += 1
+    else:
+        while True:
+            if text[i] != '"':
+                return None
+            key, i = _scan_string(text, i + 1)
+            i = _WS(text, i).end()
+            if text[i] != ":":
+                return None
+            i = _WS(text, i + 1).end()
+            if key == "data" and text[i] == "[":
+                body[key], texts, i = _split_array(text, i)
+            else:
+                body[key], i = _scan_value(text, i)
+                if key == "data":
+                    texts = None
+            i = _WS(text, i).end()
+            if text[i] == "}":
+                i += 1
+                break
+            if text[i] != ",":
+                return None
+            i = _WS(text, i + 1).end()
+    if _WS(text, i).end() != len(text):
+        return None
+    return body, texts
+
+
+def _split_array(text: str, i: int) -> tuple[list[Any], list[str], int]:
+    """The array opening at `text[i]`, its items and each item's text, and where it ends."""
+    items: list[Any] = []
+    texts: list[str] = []
+    i = _WS(text, i + 1).end()
+    if text[i] == "]":
+        return items, texts, i + 1
+    while True:
+        start = i
+        value, i = _scan_value(text, i)
+        items.append(value)
+        texts.append(text[start:i])
+        i = _WS(text, i).end()
+        if text[i] == "]":
+            return items, texts, i + 1
+        if text[i] != ",":
+            raise ValueError("expected , or ]")
+        i = _WS(text, i + 1).end()
 
 
 def _rfc3339(value: datetime, name: str) -> str:
@@ -611,7 +691,8 @@ class LaporClient:
         next_cursor = body["next_cursor"]
         if next_cursor is not None and not isinstance(next_cursor, str):
             raise self._broken(call, "`next_cursor` is neither a string nor null")
-        return ListingPage(data=data, next_cursor=next_cursor)
+        texts = call.texts if call.texts is not None and len(call.texts) == len(data) else None
+        return ListingPage(data=data, next_cursor=next_cursor, texts=texts)
 
     def get_report(self, tracking_id: int) -> dict[str, Any]:
         call = self._call("GET", f"/laporan/{_as_id(tracking_id, 'tracking_id')}")
@@ -907,6 +988,12 @@ class LaporClient:
                 call.path,
             )
             text = response.body.decode("utf-8", "surrogateescape")
+        else:
+            if call.listing and response.status < 300:
+                split = split_listing(text)
+                if split is not None:
+                    body, call.texts = split
+                    return body
         try:
             return json.loads(text)
         except RecursionError:

@@ -8,11 +8,20 @@ fields. A record that fails here is quarantined by the sync, not fixed up.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    ValidationInfo,
+    model_validator,
+)
 
 from lapor_bridge.timeutil import parse_upstream_time
 
@@ -85,13 +94,30 @@ def undecodable_text(value: Any, path: str = "") -> str | None:
     return None
 
 
+# Validation context of a record whose JSON text as received was found clean
+# (`clean_text`): the walk over every string is not needed then.
+TEXT_CHECKED = {"text_checked": True}
+# What in a record's JSON text can decode to a lone surrogate or a NUL: a
+# `\uD800`-`\uDFFF` or `\u0000` escape (raw control characters are not JSON).
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def clean_text(text: str) -> bool:
+    """True when a record's JSON text, decoded from valid UTF-8, surely holds no
+    lone surrogate and no NUL (so `undecodable_text` would find nothing); False
+    when it might (then the record is walked)."""
+    return "\\u" not in text or _SUSPECT_ESCAPE.search(text) is None
+
+
 class _Record(_Upstream):
     """A top-level record: text that is not UTF-8 makes it malformed (quarantined),
     never silently replaced."""
 
     @model_validator(mode="before")
     @classmethod
-    def _utf8_only(cls, data: Any) -> Any:
+    def _utf8_only(cls, data: Any, info: ValidationInfo) -> Any:
+        if info.context is TEXT_CHECKED:
+            return data
         where = undecodable_text(data)
         if where is not None:
             raise ValueError(f"{where}: text is not valid UTF-8 (or holds a NUL character)")

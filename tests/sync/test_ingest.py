@@ -4,9 +4,11 @@ Runs on a real SQLite file and a real PostgreSQL."""
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
+from sqlalchemy import text as text_sql
 
 from lapor_bridge.store import read_session, write_session
 from lapor_bridge.store.tables import Quarantine, ReportRow, UpstreamFollowUpRow
@@ -161,3 +163,36 @@ def test_input_records_are_not_mutated(engine):
     snapshot = copy.deepcopy(original)
     put(engine, [original])
     assert original == snapshot
+
+
+def put_as_received(engine, records: list[dict]) -> object:
+    """A page the way the client hands it over: the records and their texts."""
+    from lapor_bridge.upstream.client import split_listing
+
+    text = json.dumps({"data": records, "next_cursor": None}, indent=1)
+    body, texts = split_listing(text)
+    with write_session(engine) as s:
+        return store_page(s, body["data"], instansi_id=OURS, now=NOW, texts=texts)
+
+
+def test_records_are_stored_as_received_except_an_anonim_reporter(engine):
+    public = record(tracking_id=1, title="Lampu \u00e9 mati")
+    anonim = record(
+        tracking_id=2, privacy="ANONIM", reporter={"name": "Budi", "phone": "0813", "email": None}
+    )
+    r = put_as_received(engine, [public, anonim])
+    assert r.inserted == 2
+    assert stored(engine, 1).raw == public
+    assert stored(engine, 2).raw == {**anonim, "reporter": None}
+    with read_session(engine) as s:
+        texts = dict(s.execute(text_sql("SELECT tracking_id, raw FROM report")).all())
+    page = json.dumps({"data": [public, anonim], "next_cursor": None}, indent=1)
+    assert "\n" in texts[1] and texts[1] in page  # the text as it came, not serialised again
+    assert "Budi" not in texts[2]
+
+
+def test_an_escaped_lone_surrogate_or_nul_in_a_received_text_is_still_quarantined(engine):
+    r = put_as_received(
+        engine, [record(tracking_id=1, title="a\ud800b"), record(tracking_id=2, content="x\x00")]
+    )
+    assert (r.inserted, r.quarantined) == (0, 2)

@@ -7,6 +7,7 @@ wait and moves the clock on, so retry and rate-limit timing is exact.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import socket
 import threading
@@ -745,3 +746,29 @@ def test_closed_port_on_localhost_is_unavailable_not_sent_quickly():
     assert len(waits) == 5  # retried: it surely never reached a server
     assert "S3CR3T" not in str(info.value)
     client.close()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"data": [{"a": 1, "b": [1, {"c": "\\u00e9"}]}, {"x": null} ], "next_cursor": "c"}',
+        ' {\n "next_cursor" : null ,\n "data" : [ ]\n } ',
+        '{"data": [1, "s", 2.5, true, NaN], "data": [{"z": 0}], "extra": {"k": [1]}}',
+    ],
+)
+def test_a_listing_is_split_into_the_records_as_received(body):
+    from lapor_bridge.upstream.client import split_listing
+
+    decoded, texts = split_listing(body)
+    assert decoded == json.loads(body)
+    assert [json.loads(t) for t in texts] == decoded["data"]
+    assert all(t in body for t in texts)
+
+
+@pytest.mark.parametrize(
+    "body", ["[1]", '{"data": [1,]}', '{"data": [1]} x', '{"data": [1}', "", '{"a" 1}']
+)
+def test_what_is_not_a_plain_object_is_left_to_json_loads(body):
+    from lapor_bridge.upstream.client import split_listing
+
+    assert split_listing(body) is None
