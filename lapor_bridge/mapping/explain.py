@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import defer
 from sqlmodel import Session
 
 from lapor_bridge.mapping.apply import MappingRequestError
@@ -106,36 +105,73 @@ def explain_many(
     out: dict[int, Explanation] = {}
     ids = list(tracking_ids)
     for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        reports = session.execute(
-            select(ReportRow)
-            .options(  # neither the raw record nor who reported it is needed here
-                defer(ReportRow.raw),  # type: ignore[arg-type]
-                defer(ReportRow.reporter_name),  # type: ignore[arg-type]
-                defer(ReportRow.reporter_phone),  # type: ignore[arg-type]
-                defer(ReportRow.reporter_email),  # type: ignore[arg-type]
-            )
-            .where(ReportRow.tracking_id.in_(chunk))  # type: ignore[attr-defined]
-        ).scalars()
-        assignments = {
-            a.tracking_id: a
-            for a in session.execute(
-                select(Assignment).where(Assignment.tracking_id.in_(chunk))  # type: ignore[attr-defined]
-            ).scalars()
-        }
-        history: dict[int, list[AssignmentHistory]] = {}
-        for h in session.execute(
-            select(AssignmentHistory)
-            .where(AssignmentHistory.tracking_id.in_(chunk))  # type: ignore[attr-defined]
-            .order_by(AssignmentHistory.id)  # type: ignore[arg-type]
-        ).scalars():
-            history.setdefault(h.tracking_id, []).append(h)
-        for report in reports:
-            tid = report.tracking_id
-            out[tid] = _explanation(
+        reports, assignments, history = load_for_explanation(session, ids[start : start + 500])
+        for tid, report in reports.items():
+            out[tid] = explanation_of(
                 mapping, report, assignments.get(tid), history.get(tid, []), topics, earlier
             )
     return out
+
+
+# What an explanation reads of a report: the routing facts and what the report
+# page shows beside them; neither the raw record nor who reported it.
+REPORT_COLUMNS = (
+    ReportRow.tracking_id,
+    ReportRow.version,
+    ReportRow.title,
+    ReportRow.content,
+    ReportRow.topic_id,
+    ReportRow.privacy,
+    ReportRow.status,
+    ReportRow.kecamatan,
+    ReportRow.desa,
+    ReportRow.channel,
+    ReportRow.masbupsiaga,
+    ReportRow.classification,
+    ReportRow.created_at,
+    ReportRow.disposed_at,
+    ReportRow.transferred,
+)
+
+
+def load_for_explanation(
+    session: Session, tracking_ids: Sequence[int]
+) -> tuple[dict[int, Any], dict[int, Assignment], dict[int, list[AssignmentHistory]]]:
+    """The rows `explanation_of` needs for up to a few hundred reports, in three
+    queries: report rows (REPORT_COLUMNS), assignments, assignment history."""
+    chunk = list(tracking_ids)
+    reports = {
+        r.tracking_id: r
+        for r in session.execute(
+            select(*REPORT_COLUMNS).where(ReportRow.tracking_id.in_(chunk))  # type: ignore[attr-defined]
+        )
+    }
+    assignments = {
+        a.tracking_id: a
+        for a in session.execute(
+            select(Assignment).where(Assignment.tracking_id.in_(chunk))  # type: ignore[attr-defined]
+        ).scalars()
+    }
+    history: dict[int, list[AssignmentHistory]] = {}
+    for h in session.execute(
+        select(AssignmentHistory)
+        .where(AssignmentHistory.tracking_id.in_(chunk))  # type: ignore[attr-defined]
+        .order_by(AssignmentHistory.id)  # type: ignore[arg-type]
+    ).scalars():
+        history.setdefault(h.tracking_id, []).append(h)
+    return reports, assignments, history
+
+
+def explanation_of(
+    mapping: Mapping,
+    report: Any,
+    assignment: Assignment | None,
+    history: Sequence[AssignmentHistory],
+    topics: tuple[dict[int, int], dict[int, str]],
+    earlier: bool = True,
+) -> Explanation:
+    """The explanation from rows already read (load_for_explanation)."""
+    return _explanation(mapping, report, assignment, history, topics, earlier)
 
 
 def _explanation(
