@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.ext
+import jinja2.lexer
 
 from lapor_bridge.i18n import (
     CATALOG_DIR,
@@ -95,16 +97,44 @@ def page_name(code: str) -> str:
     return UNASSIGNED_PAGE if code == UNASSIGNED else re.sub(r"[^A-Za-z0-9_-]", "_", code)
 
 
+class TranslateLiterals(jinja2.ext.Extension):
+    """`_("literal")` becomes the translated literal when a template is
+    compiled (once per build), instead of a call on every page: the site
+    renders tens of thousands of pages from the same words. Calls on anything
+    but one string literal stay calls."""
+
+    def filter_stream(self, stream: jinja2.lexer.TokenStream) -> Any:
+        gettext = self.environment.globals["gettext"]
+        window: list[jinja2.lexer.Token] = []
+        for token in stream:
+            window.append(token)
+            if len(window) < 4:
+                continue
+            name, lparen, literal, rparen = window[-4:]
+            if (
+                name.test("name:_")
+                and lparen.test("lparen")
+                and literal.test("string")
+                and rparen.test("rparen")
+            ):
+                del window[-4:]
+                window.append(jinja2.lexer.Token(literal.lineno, "string", gettext(literal.value)))
+            if len(window) > 4:
+                yield window.pop(0)
+        yield from window
+
+
 def environment(
     *, lang: str, zone: Any, report_link: Any, policy_text: dict[str, str]
 ) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
-        extensions=["jinja2.ext.i18n"],
+        extensions=["jinja2.ext.i18n", TranslateLiterals],
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
+        auto_reload=False,  # compiled once per build
     )
     catalog = translations("reports", lang)  # type: ignore[arg-type]
     t = lru_cache(maxsize=None)(catalog.gettext)  # plain and cached: pages repeat the same words
