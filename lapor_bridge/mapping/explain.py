@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from lapor_bridge.mapping.apply import MappingRequestError
-from lapor_bridge.mapping.match import check_rule, report_facts, route, why
+from lapor_bridge.mapping.match import check_key, check_rule, report_facts, route, why
 from lapor_bridge.mapping.model import MANUAL, RULE_PREFIX, Mapping
 from lapor_bridge.mapping.topics import load_topic_tree, topic_names
 from lapor_bridge.store.tables import Assignment, AssignmentHistory, ReportRow
@@ -104,11 +104,12 @@ def explain_many(
         topics = (load_topic_tree(session) or {}, topic_names(session))
     out: dict[int, Explanation] = {}
     ids = list(tracking_ids)
+    cache: dict[Any, RuleVerdict] = {}
     for start in range(0, len(ids), 500):
         reports, assignments, history = load_for_explanation(session, ids[start : start + 500])
         for tid, report in reports.items():
             out[tid] = explanation_of(
-                mapping, report, assignments.get(tid), history.get(tid, []), topics, earlier
+                mapping, report, assignments.get(tid), history.get(tid, []), topics, earlier, cache
             )
     return out
 
@@ -169,9 +170,12 @@ def explanation_of(
     history: Sequence[AssignmentHistory],
     topics: tuple[dict[int, int], dict[int, str]],
     earlier: bool = True,
+    cache: dict[Any, RuleVerdict] | None = None,
 ) -> Explanation:
-    """The explanation from rows already read (load_for_explanation)."""
-    return _explanation(mapping, report, assignment, history, topics, earlier)
+    """The explanation from rows already read (load_for_explanation). `cache`
+    (one dict per mapping) keeps each rule's verdict per match.check_key, so
+    reports with the same facts share them."""
+    return _explanation(mapping, report, assignment, history, topics, earlier, cache)
 
 
 def _explanation(
@@ -181,6 +185,7 @@ def _explanation(
     history: Sequence[AssignmentHistory],
     topics: tuple[dict[int, int], dict[int, str]],
     earlier: bool = True,
+    cache: dict[Any, RuleVerdict] | None = None,
 ) -> Explanation:
     tree, names = topics
     facts = report_facts(
@@ -203,9 +208,14 @@ def _explanation(
         chosen = mapping.rule(answer.mapped_by.removeprefix(RULE_PREFIX))
         rules = (chosen,) if chosen is not None else ()
     for rule in rules:
-        result = check_rule(rule, facts)
-        verdict = RuleVerdict(rule.id, rule.where, rule.opd, result.matched, result.summary())
-        if result.matched:
+        key = None if cache is None else check_key(rule, facts)
+        verdict = None if cache is None else cache.get(key)
+        if verdict is None:
+            result = check_rule(rule, facts)
+            verdict = RuleVerdict(rule.id, rule.where, rule.opd, result.matched, result.summary())
+            if cache is not None:
+                cache[key] = verdict
+        if verdict.matched:
             matched = verdict
             break
         verdicts.append(verdict)

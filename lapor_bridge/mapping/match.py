@@ -274,6 +274,25 @@ def check_rule(rule: Rule, facts: RoutingFacts) -> RuleCheck:
     return RuleCheck(rule, all(c.matched for c in checks), checks)
 
 
+def check_key(rule: Rule, facts: RoutingFacts) -> tuple[Any, ...]:
+    """What `check_rule(rule, facts)` depends on: two reports with the same key
+    get the same RuleCheck (a report's keyword stands in for its text), so many
+    reports' explanations can share one check per rule."""
+    key: list[Any] = [rule.id]
+    for dim in DIMENSIONS:
+        if not getattr(rule, dim):
+            continue
+        if dim == "topic":
+            key.append((facts.topic_id, facts.topic_path))
+        elif dim == "channel":
+            key.append((facts.channel, facts.masbupsiaga))
+        elif dim == "keyword":
+            key.append(_keyword_hit(rule, facts))
+        else:
+            key.append(getattr(facts, dim))
+    return tuple(key)
+
+
 def _check(rule: Rule, facts: RoutingFacts, dimension: str) -> DimensionCheck:
     # what the rule asks for, as written: only a miss names it
     if dimension == "topic":

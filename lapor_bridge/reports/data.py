@@ -337,6 +337,7 @@ class DetailReader:
     _topics: tuple[dict[int, int], dict[int, str]] | None = field(default=None, init=False)
     _clocks: dict[int, ReportClocks] = field(default_factory=dict, init=False)
     _loaded: dict[int, _Loaded] = field(default_factory=dict, init=False)
+    _verdicts: dict[Any, Any] = field(default_factory=dict, init=False)  # explain's cache
 
     def preload(self, reports: list[ReportClocks]) -> None:
         """Clocks the caller already read (the open reports), so they are not read again."""
@@ -437,6 +438,7 @@ class DetailReader:
                     loaded.history,
                     self.topics,
                     self.earlier,
+                    self._verdicts,
                 )
                 rahasia = report.privacy == "RAHASIA"
                 yield ReportDetail(

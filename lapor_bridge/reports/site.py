@@ -28,6 +28,7 @@ from typing import Any
 import jinja2
 import jinja2.ext
 import jinja2.lexer
+from markupsafe import Markup
 
 from lapor_bridge.i18n import (
     CATALOG_DIR,
@@ -159,11 +160,28 @@ def environment(
         ),
         lapor_link=report_link,
         page_name=page_name,
-        basename=lambda where: Path(where).name,
+        basename=_basename,
+        verdict_items=_verdict_items,
         policy_text=lambda p: policy_text.get(p, p),
     )
     env.globals.update(lang=lang, withheld=data.WITHHELD, states=STATES)
     return env
+
+
+@lru_cache(maxsize=4096)
+def _basename(where: str) -> str:
+    """`mappings/rules.yaml:12` -> `rules.yaml:12` (a rule's file:line)."""
+    return Path(where).name
+
+
+@lru_cache(maxsize=65536)
+def _verdict_items(verdicts: tuple[Any, ...]) -> Markup:
+    """The `<li>` of each rule that did not match, escaped: reports with the
+    same facts share the same verdicts, so each list is built once per build."""
+    item = Markup('<li data-rule="{0}">{0} ({1}, {2}): {3}</li>')
+    return Markup("").join(
+        item.format(v.rule_id, _basename(v.where), v.opd, v.reason) for v in verdicts
+    )
 
 
 def _write(path: Path, text: str) -> bool:

@@ -333,3 +333,24 @@ def test_a_mapping_edit_or_a_new_assignment_renders_the_pages_again(
     rules.write_text(rules.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
     assert build_site(rt, out, now=seeded.now).rendered == first.report_pages
     rt.engine.dispose()
+
+
+def test_shared_rule_verdicts_equal_each_report_explained_alone(seeded: Seeded) -> None:
+    from lapor_bridge.mapping import load_mapping
+    from lapor_bridge.mapping.explain import explain, explain_many
+    from lapor_bridge.store import read_session
+    from lapor_bridge.store.tables import ReportRow
+
+    mapping = load_mapping(seeded.rt.settings.mappings_dir)
+    with read_session(seeded.rt.engine) as session:
+        ids = list(session.scalars(select_ids(ReportRow)))
+        together = explain_many(session, mapping, ids)  # one verdict cache for all
+        alone = {tid: explain(session, mapping, tid) for tid in ids}
+    assert len(ids) > 300 and together == alone
+    assert sum(len(x.earlier) for x in alone.values()) > len(ids)  # verdicts were shared
+
+
+def select_ids(table):  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    return select(table.tracking_id).order_by(table.tracking_id)
