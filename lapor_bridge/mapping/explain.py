@@ -147,19 +147,36 @@ def load_for_explanation(
             select(*REPORT_COLUMNS).where(ReportRow.tracking_id.in_(chunk))  # type: ignore[attr-defined]
         )
     }
+    # rows, not ORM objects: read-only, and many at a time (the site)
     assignments = {
         a.tracking_id: a
         for a in session.execute(
-            select(Assignment).where(Assignment.tracking_id.in_(chunk))  # type: ignore[attr-defined]
-        ).scalars()
+            select(
+                Assignment.tracking_id,
+                Assignment.opd,
+                Assignment.mapped_by,
+                Assignment.reason,
+                Assignment.assigned_at,
+                Assignment.assigned_by,
+            ).where(Assignment.tracking_id.in_(chunk))  # type: ignore[attr-defined]
+        )
     }
     history: dict[int, list[AssignmentHistory]] = {}
     for h in session.execute(
-        select(AssignmentHistory)
+        select(
+            AssignmentHistory.id,
+            AssignmentHistory.tracking_id,
+            AssignmentHistory.at,
+            AssignmentHistory.actor,
+            AssignmentHistory.from_opd,
+            AssignmentHistory.to_opd,
+            AssignmentHistory.mapped_by,
+            AssignmentHistory.reason,
+        )
         .where(AssignmentHistory.tracking_id.in_(chunk))  # type: ignore[attr-defined]
         .order_by(AssignmentHistory.id)  # type: ignore[arg-type]
-    ).scalars():
-        history.setdefault(h.tracking_id, []).append(h)
+    ):
+        history.setdefault(h.tracking_id, []).append(h)  # type: ignore[arg-type]
     return reports, assignments, history
 
 
