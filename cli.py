@@ -345,15 +345,16 @@ def report(
     until: str | None = typer.Option(None, help="ranking period end, exclusive (WIB)"),
 ) -> None:
     """Write the static SLA site (overview, one page per OPD and per open report) to --out."""
-    from lapor_bridge.reports.site import build_site
+    from lapor_bridge.reports.jobs import run_report
 
-    result = build_site(
+    job, result = run_report(
         runtime(read_only=True),
         out,
         since=cli_time(since, "--since"),
         until=cli_time(until, "--until"),
     )
     typer.echo(result.describe(), err=True)
+    finish(job.outcome)
 
 
 @app.command()
@@ -366,11 +367,11 @@ def recap(
     ),
 ) -> None:
     """Monthly recap for the Regent's office: xlsx (ranking, per OPD, kecamatan) + ranking CSV."""
-    from lapor_bridge.reports.recap import write_recap
+    from lapor_bridge.reports.jobs import run_recap
 
-    typer.echo(
-        write_recap(runtime(read_only=True), month, out, csv_path=csv_out).describe(), err=True
-    )
+    job, result = run_recap(runtime(read_only=True), month, out, csv_path=csv_out)
+    typer.echo(result.describe(), err=True)
+    finish(job.outcome)
 
 
 @app.command()

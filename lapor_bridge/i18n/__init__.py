@@ -41,14 +41,25 @@ def zone_name(zone: tzinfo, moment: datetime) -> str:
     return moment.astimezone(zone).tzname() or "UTC"
 
 
-def format_local_time(moment: datetime, lang: Language = "id", zone: tzinfo = WIB) -> str:
-    """`3 Des 2026 10.00 WIB`: an aware (or naive UTC) time in the regency's zone."""
-    from babel.dates import format_datetime
+@cache
+def _months(lang: str) -> dict[int, str]:
+    """The locale's abbreviated month names (Babel's `MMM`), read once."""
+    from babel.dates import get_month_names
 
+    return dict(get_month_names("abbreviated", locale=lang))
+
+
+def format_local_time(moment: datetime, lang: Language = "id", zone: tzinfo = WIB) -> str:
+    """`3 Des 2026 10.00 WIB`: an aware (or naive UTC) time in the regency's zone.
+
+    Babel's `d MMM y HH.mm` written out from the locale's month names (the same
+    text, without parsing the pattern and the locale on every call: the site
+    writes this some hundred thousand times)."""
     from lapor_bridge.timeutil import to_utc
 
     local = to_utc(moment).astimezone(zone)
-    text = format_datetime(local, "d MMM y HH.mm", tzinfo=zone, locale=lang)
+    month = _months(lang)[local.month]
+    text = f"{local.day} {month} {local.year} {local.hour:02d}.{local.minute:02d}"
     return f"{text} {zone_name(zone, local)}"
 
 

@@ -13,11 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import defer
 from sqlmodel import Session
 
 from lapor_bridge.mapping.apply import MappingRequestError
-from lapor_bridge.mapping.match import check_rule, report_facts, route, why
+from lapor_bridge.mapping.match import check_key, check_rule, report_facts, route, why
 from lapor_bridge.mapping.model import MANUAL, RULE_PREFIX, Mapping
 from lapor_bridge.mapping.topics import load_topic_tree, topic_names
 from lapor_bridge.store.tables import Assignment, AssignmentHistory, ReportRow
@@ -105,37 +104,95 @@ def explain_many(
         topics = (load_topic_tree(session) or {}, topic_names(session))
     out: dict[int, Explanation] = {}
     ids = list(tracking_ids)
+    cache: dict[Any, RuleVerdict] = {}
     for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        reports = session.execute(
-            select(ReportRow)
-            .options(  # neither the raw record nor who reported it is needed here
-                defer(ReportRow.raw),  # type: ignore[arg-type]
-                defer(ReportRow.reporter_name),  # type: ignore[arg-type]
-                defer(ReportRow.reporter_phone),  # type: ignore[arg-type]
-                defer(ReportRow.reporter_email),  # type: ignore[arg-type]
-            )
-            .where(ReportRow.tracking_id.in_(chunk))  # type: ignore[attr-defined]
-        ).scalars()
-        assignments = {
-            a.tracking_id: a
-            for a in session.execute(
-                select(Assignment).where(Assignment.tracking_id.in_(chunk))  # type: ignore[attr-defined]
-            ).scalars()
-        }
-        history: dict[int, list[AssignmentHistory]] = {}
-        for h in session.execute(
-            select(AssignmentHistory)
-            .where(AssignmentHistory.tracking_id.in_(chunk))  # type: ignore[attr-defined]
-            .order_by(AssignmentHistory.id)  # type: ignore[arg-type]
-        ).scalars():
-            history.setdefault(h.tracking_id, []).append(h)
-        for report in reports:
-            tid = report.tracking_id
-            out[tid] = _explanation(
-                mapping, report, assignments.get(tid), history.get(tid, []), topics, earlier
+        reports, assignments, history = load_for_explanation(session, ids[start : start + 500])
+        for tid, report in reports.items():
+            out[tid] = explanation_of(
+                mapping, report, assignments.get(tid), history.get(tid, []), topics, earlier, cache
             )
     return out
+
+
+# What an explanation reads of a report: the routing facts and what the report
+# page shows beside them; neither the raw record nor who reported it.
+REPORT_COLUMNS = (
+    ReportRow.tracking_id,
+    ReportRow.version,
+    ReportRow.title,
+    ReportRow.content,
+    ReportRow.topic_id,
+    ReportRow.privacy,
+    ReportRow.status,
+    ReportRow.kecamatan,
+    ReportRow.desa,
+    ReportRow.channel,
+    ReportRow.masbupsiaga,
+    ReportRow.classification,
+    ReportRow.created_at,
+    ReportRow.disposed_at,
+    ReportRow.transferred,
+)
+
+
+def load_for_explanation(
+    session: Session, tracking_ids: Sequence[int]
+) -> tuple[dict[int, Any], dict[int, Assignment], dict[int, list[AssignmentHistory]]]:
+    """The rows `explanation_of` needs for up to a few hundred reports, in three
+    queries: report rows (REPORT_COLUMNS), assignments, assignment history."""
+    chunk = list(tracking_ids)
+    reports = {
+        r.tracking_id: r
+        for r in session.execute(
+            select(*REPORT_COLUMNS).where(ReportRow.tracking_id.in_(chunk))  # type: ignore[attr-defined]
+        )
+    }
+    # rows, not ORM objects: read-only, and many at a time (the site)
+    assignments = {
+        a.tracking_id: a
+        for a in session.execute(
+            select(
+                Assignment.tracking_id,
+                Assignment.opd,
+                Assignment.mapped_by,
+                Assignment.reason,
+                Assignment.assigned_at,
+                Assignment.assigned_by,
+            ).where(Assignment.tracking_id.in_(chunk))  # type: ignore[attr-defined]
+        )
+    }
+    history: dict[int, list[AssignmentHistory]] = {}
+    for h in session.execute(
+        select(
+            AssignmentHistory.id,
+            AssignmentHistory.tracking_id,
+            AssignmentHistory.at,
+            AssignmentHistory.actor,
+            AssignmentHistory.from_opd,
+            AssignmentHistory.to_opd,
+            AssignmentHistory.mapped_by,
+            AssignmentHistory.reason,
+        )
+        .where(AssignmentHistory.tracking_id.in_(chunk))  # type: ignore[attr-defined]
+        .order_by(AssignmentHistory.id)  # type: ignore[arg-type]
+    ):
+        history.setdefault(h.tracking_id, []).append(h)  # type: ignore[arg-type]
+    return reports, assignments, history
+
+
+def explanation_of(
+    mapping: Mapping,
+    report: Any,
+    assignment: Assignment | None,
+    history: Sequence[AssignmentHistory],
+    topics: tuple[dict[int, int], dict[int, str]],
+    earlier: bool = True,
+    cache: dict[Any, RuleVerdict] | None = None,
+) -> Explanation:
+    """The explanation from rows already read (load_for_explanation). `cache`
+    (one dict per mapping) keeps each rule's verdict per match.check_key, so
+    reports with the same facts share them."""
+    return _explanation(mapping, report, assignment, history, topics, earlier, cache)
 
 
 def _explanation(
@@ -145,6 +202,7 @@ def _explanation(
     history: Sequence[AssignmentHistory],
     topics: tuple[dict[int, int], dict[int, str]],
     earlier: bool = True,
+    cache: dict[Any, RuleVerdict] | None = None,
 ) -> Explanation:
     tree, names = topics
     facts = report_facts(
@@ -167,9 +225,14 @@ def _explanation(
         chosen = mapping.rule(answer.mapped_by.removeprefix(RULE_PREFIX))
         rules = (chosen,) if chosen is not None else ()
     for rule in rules:
-        result = check_rule(rule, facts)
-        verdict = RuleVerdict(rule.id, rule.where, rule.opd, result.matched, result.summary())
-        if result.matched:
+        key = None if cache is None else check_key(rule, facts)
+        verdict = None if cache is None else cache.get(key)
+        if verdict is None:
+            result = check_rule(rule, facts)
+            verdict = RuleVerdict(rule.id, rule.where, rule.opd, result.matched, result.summary())
+            if cache is not None:
+                cache[key] = verdict
+        if verdict.matched:
             matched = verdict
             break
         verdicts.append(verdict)

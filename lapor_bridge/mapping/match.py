@@ -274,36 +274,65 @@ def check_rule(rule: Rule, facts: RoutingFacts) -> RuleCheck:
     return RuleCheck(rule, all(c.matched for c in checks), checks)
 
 
+def check_key(rule: Rule, facts: RoutingFacts) -> tuple[Any, ...]:
+    """What `check_rule(rule, facts)` depends on: two reports with the same key
+    get the same RuleCheck (a report's keyword stands in for its text), so many
+    reports' explanations can share one check per rule."""
+    key: list[Any] = [rule.id]
+    for dim in DIMENSIONS:
+        if not getattr(rule, dim):
+            continue
+        if dim == "topic":
+            key.append((facts.topic_id, facts.topic_path))
+        elif dim == "channel":
+            key.append((facts.channel, facts.masbupsiaga))
+        elif dim == "keyword":
+            key.append(_keyword_hit(rule, facts))
+        else:
+            key.append(getattr(facts, dim))
+    return tuple(key)
+
+
 def _check(rule: Rule, facts: RoutingFacts, dimension: str) -> DimensionCheck:
-    wanted = _written(rule, dimension)
+    # what the rule asks for, as written: only a miss names it
     if dimension == "topic":
         hit = next((t for t in facts.topic_path if t in rule.topic), None)
         if hit is None:
             have = "no topic" if facts.topic_id is None else f"topic {facts.topic_id}"
-            return DimensionCheck(dimension, False, f"{have}, not under topic {wanted}")
+            return DimensionCheck(
+                dimension, False, f"{have}, not under topic {_written(rule, dimension)}"
+            )
         via = "" if hit == facts.topic_id else f" (under topic {hit})"
         return DimensionCheck(dimension, True, f"topic {facts.topic_id}{via}")
     if dimension in ("kecamatan", "desa"):
         have = getattr(facts, dimension)
         if have in getattr(rule, dimension):
             return DimensionCheck(dimension, True, f"{dimension} {_shown(rule, dimension, have)}")
-        return DimensionCheck(dimension, False, f"{dimension} {have or 'unknown'}, not {wanted}")
+        return DimensionCheck(
+            dimension, False, f"{dimension} {have or 'unknown'}, not {_written(rule, dimension)}"
+        )
     if dimension == "channel":
         hit = _channel_hit(rule, facts)
         if hit is not None:
             return DimensionCheck(dimension, True, f"channel {hit}")
         programme = " (Mas Bup Siaga)" if facts.masbupsiaga else ""
-        return DimensionCheck(dimension, False, f"channel {facts.channel}{programme}, not {wanted}")
+        return DimensionCheck(
+            dimension, False, f"channel {facts.channel}{programme}, not {_written(rule, dimension)}"
+        )
     if dimension == "classification":
         if facts.classification in rule.classification:
             return DimensionCheck(dimension, True, f"classification {facts.classification}")
         return DimensionCheck(
-            dimension, False, f"classification {facts.classification}, not {wanted}"
+            dimension,
+            False,
+            f"classification {facts.classification}, not {_written(rule, dimension)}",
         )
     hit_keyword = _keyword_hit(rule, facts)
     if hit_keyword is not None:
         return DimensionCheck(dimension, True, f"keyword '{_shown(rule, 'keyword', hit_keyword)}'")
-    return DimensionCheck(dimension, False, f"none of the keywords {wanted} in title or content")
+    return DimensionCheck(
+        dimension, False, f"none of the keywords {_written(rule, dimension)} in title or content"
+    )
 
 
 def _written(rule: Rule, dimension: str) -> str:

@@ -32,7 +32,7 @@ from lapor_bridge.outbox.views import outbox_table, replies_table
 from lapor_bridge.runtime import Runtime
 from lapor_bridge.sla import default_policies
 from lapor_bridge.store import read_session, write_session
-from lapor_bridge.timeutil import rfc3339, utcnow
+from lapor_bridge.timeutil import utcnow
 
 
 def _units(rt: Runtime) -> dict[str, str]:
@@ -208,8 +208,19 @@ def show_replies(
     if fmt == "json":
         _json([r.to_dict() for r in rows], out)
     elif rows:
-        Console(file=_out(out), width=160).print(replies_table(rows))
+        Console(file=_out(out), width=160, highlight=False).print(
+            replies_table(rows, lang=rt.settings.language, zone=rt.settings.zone)
+        )
     else:
-        since_text = f" since {rfc3339(since)}" if since else ""
-        print(f"no citizen replies{since_text}.", file=_out(out))
+        from lapor_bridge.i18n import format_local_time, translations
+
+        lang = rt.settings.language
+        _ = translations("terminal", lang).gettext
+        when = format_local_time(since, lang, rt.settings.zone) if since else None
+        text = (
+            _("no citizen replies since %(when)s.") % {"when": when}
+            if when
+            else _("no citizen replies.")
+        )
+        print(text, file=_out(out))
     return len(rows)

@@ -1,10 +1,12 @@
-"""Terminal tables of the outbox and the citizens' replies (rich)."""
+"""Terminal tables of the outbox (for admins, English) and the citizens'
+replies (for liaisons, in the `language` setting) (rich)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 
+from rich import box
 from rich.table import Table
 
 from lapor_bridge.outbox.admin import OutboxRow, ReplyRow
@@ -57,15 +59,22 @@ def outbox_table(rows: Sequence[OutboxRow]) -> Table:
     return table
 
 
-def replies_table(rows: Sequence[ReplyRow]) -> Table:
-    table = Table(title="Citizens' replies (times WIB)")
-    for name in ("report", "OPD", "at", "reply"):
-        table.add_column(name, overflow="fold")
+def replies_table(rows: Sequence[ReplyRow], *, lang: str = "id", zone: tzinfo = WIB) -> Table:
+    """The citizens' replies for a liaison: in their language (the `terminal`
+    catalog), times written the Indonesian way."""
+    from lapor_bridge.i18n import format_local_time, translations
+
+    _ = translations("terminal", lang).gettext  # type: ignore[arg-type]
+    table = Table(title=_("Citizens' replies"), box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column(_("report"), no_wrap=True)
+    table.add_column("OPD", no_wrap=True)
+    table.add_column(_("at"), min_width=10)
+    table.add_column(_("reply"), overflow="fold", ratio=1, min_width=20)
     for row in rows:
         table.add_row(
             str(row.tracking_id),
-            row.opd or "(unassigned)",
-            _when(row.created_at),
-            row.content if row.content is not None else RAHASIA_MARK,
+            row.opd or _("(unassigned)"),
+            format_local_time(row.created_at, lang, zone),  # type: ignore[arg-type]
+            row.content if row.content is not None else _(RAHASIA_MARK),
         )
     return table

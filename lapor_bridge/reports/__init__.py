@@ -11,5 +11,5 @@
 Data flows one way: `data` reads the store (through sla.views, mapping.explain
 and outbox.admin), `site`/`recap`/`detail` format it. Everything here only
 reads the store. RAHASIA content shows as `[RAHASIA]`; reporter columns are
-never read (mapping.explain_many defers them), so no identity can be shown.
+never read (mapping.explain reads named columns only), so no identity can be shown.
 """

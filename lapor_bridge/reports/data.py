@@ -8,6 +8,7 @@ replaced here, before any template sees them; reporter columns are never read.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from sqlmodel import Session
 
 from lapor_bridge.export import WITHHELD
 from lapor_bridge.mapping.apply import MappingRequestError
-from lapor_bridge.mapping.explain import Explanation, explain_many
+from lapor_bridge.mapping.explain import Explanation, explanation_of, load_for_explanation
 from lapor_bridge.mapping.model import DEFAULT, Mapping
 from lapor_bridge.mapping.topics import load_topic_tree, topic_names
 from lapor_bridge.outbox.admin import OutboxRow, list_outbox
@@ -309,20 +310,49 @@ class ReportDetail:
 
 
 @dataclass
+class _Loaded:
+    """What the store holds for one report page: the rows, before any text is built."""
+
+    report: Any
+    assignment: Any
+    history: list[Any]
+    thread: list[ThreadEntry]
+
+
+@dataclass
 class DetailReader:
-    """Reads report details in bulk (500 per round of queries); the topic tree once."""
+    """Reads report details in bulk (500 per round of queries); the topic tree once.
+
+    `fingerprints` reads the rows of many reports and tells, per report, a
+    digest of everything its page is made from (the page itself also depends
+    on the mapping files and the topic tree: see `topics_key`); `details` then
+    builds the pages' facts, with the explanation, for the reports wanted
+    (the site: only those whose digest changed), from the rows already read."""
 
     session: Session
     mapping: Mapping
     policies: SlaPolicies
     now: datetime
-    earlier: bool = True  # also why each earlier rule did not match (`show`; not the site)
+    earlier: bool = True  # also why each earlier rule did not match (`mappings explain`)
     _topics: tuple[dict[int, int], dict[int, str]] | None = field(default=None, init=False)
     _clocks: dict[int, ReportClocks] = field(default_factory=dict, init=False)
+    _loaded: dict[int, _Loaded] = field(default_factory=dict, init=False)
+    _verdicts: dict[Any, Any] = field(default_factory=dict, init=False)  # explain's cache
 
     def preload(self, reports: list[ReportClocks]) -> None:
         """Clocks the caller already read (the open reports), so they are not read again."""
         self._clocks.update({r.tracking_id: r for r in reports})
+
+    @property
+    def topics(self) -> tuple[dict[int, int], dict[int, str]]:
+        if self._topics is None:
+            self._topics = (load_topic_tree(self.session) or {}, topic_names(self.session))
+        return self._topics
+
+    def topics_key(self) -> str:
+        """The topic tree and names, as text (what the report pages' topics come from)."""
+        tree, names = self.topics
+        return repr((sorted(tree.items()), sorted(names.items())))
 
     def detail(self, tracking_id: int) -> ReportDetail:
         found = list(self.details([tracking_id]))
@@ -333,61 +363,91 @@ class DetailReader:
             )
         return found[0]
 
-    def details(self, tracking_ids: Sequence[int]) -> Iterator[ReportDetail]:
+    def _load(self, chunk: list[int]) -> None:
         session = self.session
-        if self._topics is None:
-            self._topics = (load_topic_tree(session) or {}, topic_names(session))
+        reports, assignments, history = load_for_explanation(session, chunk)
+        secret = {tid for tid, r in reports.items() if r.privacy == "RAHASIA"}
+        threads = threads_of(session, list(reports), secret)
+        missing = [tid for tid in reports if tid not in self._clocks]
+        if missing:
+            self.preload(
+                list_report_clocks(
+                    session,
+                    now=self.now,
+                    policies=self.policies,
+                    include_closed=True,
+                    tracking_ids=missing,
+                ).reports
+            )
+        for tid, report in reports.items():
+            self._loaded[tid] = _Loaded(
+                report, assignments.get(tid), history.get(tid, []), threads.get(tid, [])
+            )
+        session.expunge_all()
+
+    def fingerprints(self, tracking_ids: Sequence[int]) -> dict[int, str]:
+        """Per report found: a digest of the rows its page shows (clocks without
+        their time left, which the page does not show and which changes every run)."""
+        ids = list(tracking_ids)
+        out: dict[int, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = [tid for tid in ids[start : start + 500] if tid not in self._loaded]
+            if chunk:
+                self._load(chunk)
+            for tid in ids[start : start + 500]:
+                loaded = self._loaded.get(tid)
+                if loaded is None:
+                    continue
+                a, c = loaded.assignment, self._clocks.get(tid)
+                r = loaded.report
+                # a RAHASIA report's text stays out of the digest too (the digest is
+                # kept beside the pages); its version tells when LAPOR! changed it
+                text = (WITHHELD, WITHHELD) if r.privacy == "RAHASIA" else (r.title, r.content)
+                key = (
+                    text,
+                    tuple(v for k, v in r._mapping.items() if k not in ("title", "content")),
+                    None if a is None else (a.opd, a.mapped_by, a.reason, a.assigned_at, a.assigned_by),
+                    [(h.id, h.at, h.actor, h.from_opd, h.to_opd, h.mapped_by, h.reason) for h in loaded.history],
+                    loaded.thread,
+                    None if c is None else (c.opd, [(p, k.state, k.cycle, k.started_at, k.due_at, k.stopped_at) for p, k in c.clocks.items()]),
+                )  # fmt: skip
+                out[tid] = hashlib.blake2b(repr(key).encode(), digest_size=16).hexdigest()
+        return out
+
+    def forget(self, tracking_ids: Sequence[int]) -> None:
+        """Drop the rows read for these reports (their pages need no building)."""
+        for tid in tracking_ids:
+            self._loaded.pop(tid, None)
+
+    def details(self, tracking_ids: Sequence[int]) -> Iterator[ReportDetail]:
         ids = list(tracking_ids)
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            whys = explain_many(
-                session, self.mapping, chunk, topics=self._topics, earlier=self.earlier
-            )
-            reports = {
-                r.tracking_id: r
-                for r in session.execute(
-                    select(
-                        ReportRow.tracking_id,
-                        ReportRow.title,
-                        ReportRow.content,
-                        ReportRow.privacy,
-                        ReportRow.status,
-                        ReportRow.kecamatan,
-                        ReportRow.desa,
-                        ReportRow.channel,
-                        ReportRow.masbupsiaga,
-                        ReportRow.classification,
-                        ReportRow.created_at,
-                        ReportRow.disposed_at,
-                        ReportRow.transferred,
-                    ).where(ReportRow.tracking_id.in_(chunk))  # type: ignore[attr-defined]
-                )
-            }
-            secret = {tid for tid, r in reports.items() if r is not None and r.privacy == "RAHASIA"}
-            threads = threads_of(session, list(whys), secret)
-            missing = [tid for tid in whys if tid not in self._clocks]
-            if missing:
-                self.preload(
-                    list_report_clocks(
-                        session,
-                        now=self.now,
-                        policies=self.policies,
-                        include_closed=True,
-                        tracking_ids=missing,
-                    ).reports
-                )
+            unread = [tid for tid in chunk if tid not in self._loaded]
+            if unread:
+                self._load(unread)
             for tid in chunk:
-                report = reports.get(tid)
-                if report is None:
+                loaded = self._loaded.pop(tid, None)
+                if loaded is None:
                     continue
-                rahasia = tid in secret
+                report = loaded.report
+                why = explanation_of(
+                    self.mapping,
+                    report,
+                    loaded.assignment,
+                    loaded.history,
+                    self.topics,
+                    self.earlier,
+                    self._verdicts,
+                )
+                rahasia = report.privacy == "RAHASIA"
                 yield ReportDetail(
                     tracking_id=tid,
                     title=WITHHELD if rahasia else report.title,
                     content=WITHHELD if rahasia else report.content,
                     rahasia=rahasia,
                     status=report.status,
-                    topic=whys[tid].topic,
+                    topic=why.topic,
                     kecamatan=report.kecamatan,
                     desa=report.desa,
                     channel=channel_of(report.channel, report.masbupsiaga),
@@ -396,10 +456,9 @@ class DetailReader:
                     disposed_at=report.disposed_at,
                     transferred=report.transferred,
                     clocks=self._clocks.get(tid),
-                    thread=threads.get(tid, []),
-                    explanation=whys[tid],
+                    thread=loaded.thread,
+                    explanation=why,
                 )
-            session.expunge_all()
 
 
 def threads_of(

@@ -81,6 +81,7 @@ def report_lines(d: ReportDetail, lang: str, zone, link: str) -> list[str]:  # t
         )
     else:
         lines.append(f"  {t('Not assigned.')}")
+    lines.append("  " + t("The rules say %(opd)s:") % {"opd": x.rules_say})
     if x.matched:
         lines.append(
             "  "
@@ -89,5 +90,15 @@ def report_lines(d: ReportDetail, lang: str, zone, link: str) -> list[str]:  # t
         )
     else:
         lines.append(f"  {t('No rule matched: the default unit receives it.')}")
+    if x.earlier:
+        lines.append(f"  {t('Rules before it that did not match')} ({len(x.earlier)}):")
+        lines += [f"    {v.rule_id} ({v.where}, {v.opd}): {v.reason}" for v in x.earlier]
     lines += [f"  - {n}" for n in x.notes]
+    if x.history:
+        lines.append(f"  {t('History of the assignment')}:")
+        lines += [
+            f"    {wib(h.at)} {h.actor}: {h.from_opd or '-'} -> {h.to_opd} ({h.mapped_by})"
+            + (f" {h.reason}" if h.reason else "")
+            for h in x.history
+        ]
     return lines

@@ -15,7 +15,6 @@ are no longer open are removed.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
@@ -27,6 +26,9 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.ext
+import jinja2.lexer
+from markupsafe import Markup
 
 from lapor_bridge.i18n import (
     CATALOG_DIR,
@@ -96,16 +98,44 @@ def page_name(code: str) -> str:
     return UNASSIGNED_PAGE if code == UNASSIGNED else re.sub(r"[^A-Za-z0-9_-]", "_", code)
 
 
+class TranslateLiterals(jinja2.ext.Extension):
+    """`_("literal")` becomes the translated literal when a template is
+    compiled (once per build), instead of a call on every page: the site
+    renders tens of thousands of pages from the same words. Calls on anything
+    but one string literal stay calls."""
+
+    def filter_stream(self, stream: jinja2.lexer.TokenStream) -> Any:
+        gettext = self.environment.globals["gettext"]
+        window: list[jinja2.lexer.Token] = []
+        for token in stream:
+            window.append(token)
+            if len(window) < 4:
+                continue
+            name, lparen, literal, rparen = window[-4:]
+            if (
+                name.test("name:_")
+                and lparen.test("lparen")
+                and literal.test("string")
+                and rparen.test("rparen")
+            ):
+                del window[-4:]
+                window.append(jinja2.lexer.Token(literal.lineno, "string", gettext(literal.value)))
+            if len(window) > 4:
+                yield window.pop(0)
+        yield from window
+
+
 def environment(
     *, lang: str, zone: Any, report_link: Any, policy_text: dict[str, str]
 ) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
-        extensions=["jinja2.ext.i18n"],
+        extensions=["jinja2.ext.i18n", TranslateLiterals],
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
+        auto_reload=False,  # compiled once per build
     )
     catalog = translations("reports", lang)  # type: ignore[arg-type]
     t = lru_cache(maxsize=None)(catalog.gettext)  # plain and cached: pages repeat the same words
@@ -130,11 +160,28 @@ def environment(
         ),
         lapor_link=report_link,
         page_name=page_name,
-        basename=lambda where: Path(where).name,
+        basename=_basename,
+        verdict_items=_verdict_items,
         policy_text=lambda p: policy_text.get(p, p),
     )
     env.globals.update(lang=lang, withheld=data.WITHHELD, states=STATES)
     return env
+
+
+@lru_cache(maxsize=4096)
+def _basename(where: str) -> str:
+    """`mappings/rules.yaml:12` -> `rules.yaml:12` (a rule's file:line)."""
+    return Path(where).name
+
+
+@lru_cache(maxsize=65536)
+def _verdict_items(verdicts: tuple[Any, ...]) -> Markup:
+    """The `<li>` of each rule that did not match, escaped: reports with the
+    same facts share the same verdicts, so each list is built once per build."""
+    item = Markup('<li data-rule="{0}">{0} ({1}, {2}): {3}</li>')
+    return Markup("").join(
+        item.format(v.rule_id, _basename(v.where), v.opd, v.reason) for v in verdicts
+    )
 
 
 def _write(path: Path, text: str) -> bool:
@@ -187,7 +234,7 @@ def build_site(
             open_list=o.open_list,
         )
         open_reports = [r for page in pages for r in page.open]
-        reader = data.DetailReader(session, mapping, policies, now, earlier=False)
+        reader = data.DetailReader(session, mapping, policies, now)
         reader.preload(open_reports)
         report_ids = {r.tracking_id for r in open_reports}
 
@@ -216,17 +263,29 @@ def build_site(
                 render("opd.html", root="../", page=page, policies=o.policies, **common),
             )
         report_template = env.get_template("report.html")
-        version = _pages_version(settings, policies)
+        version = _pages_version(settings, policies, reader.topics_key())
         known = _read_manifest(out_dir, version)
+        on_disk = {p.name for p in (out_dir / "laporan").iterdir()}
         digests: dict[str, str] = {}
-        rendered = 0
-        for detail in reader.details(sorted(report_ids)):
-            path = out_dir / "laporan" / f"{detail.tracking_id}.html"
-            digest = digests[str(detail.tracking_id)] = _page_digest(detail)
-            if known.get(str(detail.tracking_id)) == digest and path.is_file():
-                continue  # same facts, same templates: the page on disk is this page
-            _write(path, report_template.render(root="../", d=detail, **common))
-            rendered += 1
+        changed: list[int] = []
+        ordered = sorted(report_ids)
+        for start in range(0, len(ordered), 2000):
+            # the rows of each page first: only a page whose rows changed is built again
+            chunk = ordered[start : start + 2000]
+            fresh = reader.fingerprints(chunk)
+            unchanged, todo = [], []
+            for tid, digest in fresh.items():
+                digests[str(tid)] = digest
+                if known.get(str(tid)) == digest and f"{tid}.html" in on_disk:
+                    unchanged.append(tid)  # same rows, same templates: that page is this page
+                else:
+                    todo.append(tid)
+            reader.forget(unchanged)
+            changed += todo
+            for detail in reader.details(todo):
+                path = out_dir / "laporan" / f"{detail.tracking_id}.html"
+                _write(path, report_template.render(root="../", d=detail, **common))
+        rendered = len(changed)
         _write(out_dir / MANIFEST, json.dumps({"version": version, "pages": digests}))
     removed = 0
     for old in (out_dir / "laporan").glob("*.html"):
@@ -246,12 +305,15 @@ def build_site(
 MANIFEST = ".report-pages.json"  # tracking id -> digest of what its page shows
 
 
-def _pages_version(settings: Any, policies: Any) -> str:
-    """What every report page depends on besides its report: templates, catalog,
-    language, zone, link template, policy descriptions."""
+def _pages_version(settings: Any, policies: Any, topics: str) -> str:
+    """What every report page depends on besides its rows: templates, catalog,
+    language, zone, link template, policy descriptions, the mapping files (the
+    reasons) and the topic tree."""
     h = hashlib.blake2b(digest_size=16)
     for path in sorted(TEMPLATES.glob("*.html")) + sorted(CATALOG_DIR.glob("reports.*.po")):
         h.update(path.read_bytes())
+    for path in sorted(Path(settings.mappings_dir).glob("*.y*ml")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
     h.update(
         repr(
             (
@@ -259,26 +321,11 @@ def _pages_version(settings: Any, policies: Any) -> str:
                 settings.timezone,
                 settings.lapor_url_template,
                 {name: p.description for name, p in policies.policies.items()},
+                topics,
             )
         ).encode()
     )
     return h.hexdigest()
-
-
-def _page_digest(detail: data.ReportDetail) -> str:
-    """The facts a report page shows (the clocks without their time left, which
-    the page does not show and which changes every run)."""
-    clocks = None
-    if detail.clocks is not None:
-        clocks = (
-            detail.clocks.opd,
-            tuple(
-                (p, c.state, c.cycle, c.started_at, c.due_at, c.stopped_at)
-                for p, c in detail.clocks.clocks.items()
-            ),
-        )
-    key = repr((dataclasses.replace(detail, clocks=None), clocks))
-    return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
 
 
 def _read_manifest(out_dir: Path, version: str) -> dict[str, str]:

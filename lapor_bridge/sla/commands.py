@@ -13,7 +13,7 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime
-from typing import IO
+from typing import IO, Any
 
 from rich import box
 from rich.console import Console
@@ -81,10 +81,15 @@ def show_clocks(
             )
         out = out or sys.stdout
         console = Console(file=out, width=None if out.isatty() else 80, highlight=False)
-        console.print(worklist_table(worklist, policies, lang=rt.settings.language, one_opd=opd))
+        lang = rt.settings.language
+        console.print(
+            worklist_table(worklist, policies, lang=lang, one_opd=opd, zone=rt.settings.zone)
+        )
         if worklist.more:
+            _ = _catalog(lang).gettext
             console.print(
-                f"{worklist.more} more, use --limit {worklist.total} (or --limit 0 for all)",
+                _("%(more)s more, use --limit %(total)s (or --limit 0 for all)")
+                % {"more": worklist.more, "total": worklist.total},
                 markup=False,
             )
         return len(worklist.reports)
@@ -143,18 +148,27 @@ def show_summary(
     elif fmt == "csv":
         write_summary_csv(summary, out)
     else:
+        lang = rt.settings.language
         console = _console(out)
-        console.print(summary_table(summary))
-        console.print(SUMMARY_LEGEND, markup=False)
+        for table in summary_tables(summary, lang=lang):
+            console.print(table)
+        console.print(_catalog(lang).gettext(SUMMARY_LEGEND), markup=False)
     return summary
 
 
 # --- rendering ---------------------------------------------------------------
 
 
+def _catalog(lang: str) -> Any:
+    """The liaison's terminal views in their language: the `terminal` catalog."""
+    from lapor_bridge.i18n import translations
+
+    return translations("terminal", lang)  # type: ignore[arg-type]
+
+
 def _console(out: IO[str]) -> Console:
-    """Rich on `out`; a pipe or file gets a wide page instead of 80 columns."""
-    return Console(file=out, width=None if out.isatty() else 160)
+    """Rich on `out`: the terminal's width, 80 columns on a pipe or file."""
+    return Console(file=out, width=None if out.isatty() else 80, highlight=False)
 
 
 _STYLE = {
@@ -175,10 +189,15 @@ def write_csv(rows: Sequence[ClockRow], out: IO[str]) -> None:
         writer.writerow(r.as_dict())
 
 
-def _hours(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds / 3600:.1f}h"
+def _hours(seconds: float | None, lang: str = "en") -> str:
+    if seconds is None:
+        return "-"
+    hours = seconds / 3600
+    text = f"{hours:.1f}" if hours < 100 else f"{hours:.0f}"  # narrow: 80 columns
+    return f"{text.replace('.', ',')}j" if lang == "id" else f"{text}h"
 
 
+# Source strings (English) of the states as the terminal views name them.
 _SHORT = {
     ClockState.ON_TRACK: "on track",
     ClockState.AT_RISK: "at risk",
@@ -189,30 +208,51 @@ _SHORT = {
 }
 
 
-def summary_table(summary: Sequence[PolicySummary]) -> Table:
-    table = Table(title="SLA summary per OPD (time from start to the stop event)")
-    table.add_column("OPD", no_wrap=True)
-    table.add_column("policy", no_wrap=True)
-    for name in ("total", *_SHORT.values(), "on time", "median", "p90"):
-        table.add_column(name, justify="right")
+# The summary's column headers (source strings, two lines where English has two words).
+SUMMARY_HEADERS = ("total", "on\ntrack", "at\nrisk", "breached", "met", "late", "stopped", "on\ntime", "median", "p90")  # fmt: skip
+
+
+def summary_tables(summary: Sequence[PolicySummary], *, lang: str = "id") -> list[Table]:
+    """One table per policy, one row per OPD: fits 80 columns."""
+    catalog = _catalog(lang)
+    _ = catalog.gettext
+    by_policy: dict[str, list[PolicySummary]] = {}
     for s in summary:
-        table.add_row(
-            s.opd,
-            s.policy,
-            str(s.total),
-            *(str(s.counts[state.value]) for state in _SHORT),
-            "-" if s.on_time_share is None else f"{s.on_time_share:.0%}",
-            _hours(s.median_s),
-            _hours(s.p90_s),
+        by_policy.setdefault(s.policy, []).append(s)
+    tables = []
+    for policy, rows in by_policy.items():
+        table = Table(
+            title=_("SLA summary per OPD, policy %(policy)s") % {"policy": policy},
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+            padding=0,
+            show_edge=False,
         )
-    return table
+        table.add_column("OPD", no_wrap=True, min_width=max(len(s.opd) for s in rows))
+        for name in SUMMARY_HEADERS:
+            # short headers, said in full in the legend below; a number folds, never cut
+            header = catalog.pgettext("summary column", name)
+            longest = max(len(line) for line in header.splitlines())
+            table.add_column(header, justify="right", overflow="fold", min_width=longest)
+        for s in rows:
+            table.add_row(
+                s.opd,
+                str(s.total),
+                *(str(s.counts[state.value]) for state in _SHORT),
+                "-" if s.on_time_share is None else f"{s.on_time_share:.0%}",
+                _hours(s.median_s, lang),
+                _hours(s.p90_s, lang),
+            )
+        tables.append(table)
+    return tables
 
 
 SUMMARY_LEGEND = """\
-columns: total = clocks started in the period (current cycle); on track / at risk /
-breached = still running (breached: past due); met / late = stopped before / after
-the due time; stopped = transferred away; on time = met / (met + late + breached);
-median, p90 = time from start to the policy's stop event over met and late clocks."""
+columns: total = clocks started in the period (current cycle); on track / at
+risk / breached = still running (breached: past due); met / late = stopped
+before / after the due time; stopped = transferred away; on time = met / (met
++ late + breached); median, p90 = time from start to the policy's stop event
+over met and late clocks (h = hours)."""
 
 
 def write_summary_csv(summary: Sequence[PolicySummary], out: IO[str]) -> None:
@@ -238,27 +278,35 @@ def write_summary_csv(summary: Sequence[PolicySummary], out: IO[str]) -> None:
 
 
 def worklist_table(
-    worklist: Worklist, policies: SlaPolicies, *, lang: str = "id", one_opd: str | None = None
+    worklist: Worklist,
+    policies: SlaPolicies,
+    *,
+    lang: str = "id",
+    one_opd: str | None = None,
+    zone: Any = None,
 ) -> Table:
     """One row per report: id, OPD (unless one), each clock's state and time
-    left, title and kecamatan. Codes and ids never wrap; title and kecamatan
-    wrap to fit the terminal (80 columns when piped)."""
-    from lapor_bridge.i18n import format_time_left
+    left (or when it stopped), title and kecamatan, in the liaison's language.
+    Codes and ids never wrap; title and kecamatan wrap to fit the terminal (80
+    columns when piped)."""
+    from lapor_bridge.i18n import format_local_time, format_time_left
 
+    _ = _catalog(lang).gettext
+    zone = zone or policies.tz
+    title = _("%(n)s report(s), most urgent first") % {"n": worklist.total}
     table = Table(
-        title=f"{worklist.total} report(s), most urgent first"
-        + (f", OPD {one_opd}" if one_opd else ""),
+        title=title + (_(", OPD %(opd)s") % {"opd": one_opd} if one_opd else ""),
         box=box.SIMPLE_HEAD,
         pad_edge=False,
     )
-    table.add_column("id", no_wrap=True, min_width=7)
+    table.add_column(_("id"), no_wrap=True, min_width=7)
     if one_opd is None:
         table.add_column("OPD", no_wrap=True)
     for name in policies.policies:
         # wraps between words: a state or policy name stays whole
         table.add_column(name, ratio=1, min_width=max(13, len(name)))
-    table.add_column("title", ratio=4, overflow="fold", min_width=10)
-    table.add_column("kecamatan", ratio=1, overflow="fold", min_width=9)
+    table.add_column(_("title"), ratio=4, overflow="fold", min_width=10)
+    table.add_column(_("kecamatan"), ratio=1, overflow="fold", min_width=9)
     for r in worklist.reports:
         cells = [str(r.tracking_id)]
         if one_opd is None:
@@ -268,12 +316,13 @@ def worklist_table(
             if c is None:
                 cells.append("-")
                 continue
+            state = ClockState(c.state)
             when = (
                 format_time_left(c.time_left_s, lang)  # type: ignore[arg-type]
                 if c.stopped_at is None
-                else c.stopped_at.astimezone(policies.tz).strftime("%d-%m %H.%M")
+                else format_local_time(c.stopped_at, lang, zone)  # type: ignore[arg-type]
             )
-            cells.append(f"[{_STYLE[ClockState(c.state)]}]{c.state}[/]\n{when}")
+            cells.append(f"[{_STYLE[state]}]{escape(_(_SHORT[state]))}[/]\n{escape(when)}")
         cells.append(escape("[RAHASIA]" if r.title is None else r.title))
         cells.append(escape(r.kecamatan or "-"))
         table.add_row(*cells)

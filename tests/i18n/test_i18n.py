@@ -31,3 +31,14 @@ def test_dates_and_durations():
 
 def test_missing_catalog_falls_back_to_source_text():
     assert translations("no-such-domain", "id").gettext("Open reports") == "Open reports"
+
+
+def test_local_time_is_babels_pattern_for_every_month_and_language():
+    from babel.dates import format_datetime
+
+    zone = ZoneInfo("Asia/Jakarta")
+    for lang in ("id", "en"):
+        for month in range(1, 13):
+            moment = datetime(2026, month, 9, 23, 7, tzinfo=UTC)
+            expected = format_datetime(moment, "d MMM y HH.mm", tzinfo=zone, locale=lang)
+            assert format_local_time(moment, lang, zone) == f"{expected} WIB"

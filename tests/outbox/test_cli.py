@@ -139,4 +139,6 @@ def test_replies_show_the_citizens_answers_per_opd(bridge):
         (reports[0], "Terima kasih, tapi jalan masih rusak.")
     ]
     assert "jalan masih rusak" in run("replies").stdout
-    assert "no citizen replies" in run("replies", "--opd", "DPUPR").stdout
+    assert (
+        "belum ada balasan pelapor" in run("replies", "--opd", "DPUPR").stdout
+    )  # Indonesian by default

@@ -273,3 +273,84 @@ def test_a_refresh_renders_only_the_report_pages_whose_facts_changed(
     assert build_site(english, out, now=later).rendered == first.report_pages
     english.engine.dispose()
     rt.engine.dispose()
+
+
+def test_report_page_gives_the_mappings_explain_reasons(seeded: Seeded, site: Path) -> None:
+    from lapor_bridge.mapping import load_mapping
+    from lapor_bridge.mapping.explain import explain
+    from lapor_bridge.store import read_session
+
+    mapping = load_mapping(seeded.rt.settings.mappings_dir)
+    checked = 0
+    for path in sorted((site / "laporan").glob("*.html")):
+        with read_session(seeded.rt.engine) as session:
+            x = explain(session, mapping, int(path.stem))
+        page = soup(path)
+        section = page.select_one("#assignment")
+        said = section.select_one("#rules-say").get_text(" ", strip=True)
+        assert x.rules_say in said
+        if x.matched:
+            assert x.matched.rule_id in said and x.matched.reason in said
+        shown = [li["data-rule"] for li in section.select("#earlier li")]
+        assert shown == [v.rule_id for v in x.earlier]  # every rule before it, in order
+        for li, v in zip(section.select("#earlier li"), x.earlier, strict=True):
+            assert v.reason in li.get_text() and v.opd in li.get_text()
+        assert [li.get_text(strip=True) for li in section.select("#notes li")] == list(x.notes)
+        assert len(section.select("#history li")) == len(x.history)
+        checked += bool(x.earlier) and bool(x.history)
+        if checked >= 5:
+            break
+    assert checked >= 5  # pages with earlier rules and a history were compared
+
+
+def test_a_mapping_edit_or_a_new_assignment_renders_the_pages_again(
+    seeded: Seeded, tmp_path: Path
+) -> None:
+    import shutil
+    import sqlite3
+
+    source = Path(seeded.url.removeprefix("sqlite:///"))
+    copy = tmp_path / "copy.db"
+    with sqlite3.connect(source) as src, sqlite3.connect(copy) as dst:
+        src.backup(dst)
+    mappings = tmp_path / "mappings"
+    shutil.copytree(seeded.rt.settings.mappings_dir, mappings)
+    rt = Runtime(seeded.settings(database_url=f"sqlite:///{copy}", mappings_dir=mappings))
+    out = tmp_path / "site"
+    first = build_site(rt, out, now=seeded.now)
+    assert build_site(rt, out, now=seeded.now).rendered == 0
+    with sqlite3.connect(copy) as db:  # an admin's manual assignment, as `assign` stores it
+        db.execute(
+            "UPDATE assignment SET mapped_by = 'manual', reason = 'dipindah tangan' "
+            "WHERE tracking_id = ?",
+            (seeded.formula_id,),
+        )
+    again = build_site(rt, out, now=seeded.now)
+    assert again.rendered == 1
+    page = soup(out / "laporan" / f"{seeded.formula_id}.html")
+    assert "dipindah tangan" in page.select_one("#assigned").get_text()
+    rules = mappings / "rules.yaml"
+    rules.write_text(rules.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    assert build_site(rt, out, now=seeded.now).rendered == first.report_pages
+    rt.engine.dispose()
+
+
+def test_shared_rule_verdicts_equal_each_report_explained_alone(seeded: Seeded) -> None:
+    from lapor_bridge.mapping import load_mapping
+    from lapor_bridge.mapping.explain import explain, explain_many
+    from lapor_bridge.store import read_session
+    from lapor_bridge.store.tables import ReportRow
+
+    mapping = load_mapping(seeded.rt.settings.mappings_dir)
+    with read_session(seeded.rt.engine) as session:
+        ids = list(session.scalars(select_ids(ReportRow)))
+        together = explain_many(session, mapping, ids)  # one verdict cache for all
+        alone = {tid: explain(session, mapping, tid) for tid in ids}
+    assert len(ids) > 300 and together == alone
+    assert sum(len(x.earlier) for x in alone.values()) > len(ids)  # verdicts were shared
+
+
+def select_ids(table):  # type: ignore[no-untyped-def]
+    from sqlalchemy import select
+
+    return select(table.tracking_id).order_by(table.tracking_id)
