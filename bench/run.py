@@ -354,6 +354,7 @@ def bench_startup_and_growth(res: Results, scratch: Path, sizes: list[int], repe
                 + (f" (seeded in {seeded:.0f} s)" if n else ""),
             )
             res.ratio(f"no-op sync CPU / `--help` CPU, {label}", noop_cpu / help_cpu, 2.0)
+            res.ratio(f"`status` CPU / `--help` CPU, {label}", st_cpu / help_cpu, 2.0)
             res.ratio(f"no-op sync requests, {label}", requests_made, 2, "{:.0f}")
             res.growth[n] = (noop_cpu, page_cpu)  # type: ignore[attr-defined]
             path.unlink()
