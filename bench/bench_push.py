@@ -108,11 +108,13 @@ def bench_one(store_url: str, sim_url: str, rate: float | None, n: int) -> dict[
     )
     started = time.perf_counter()
     runs = 0
+    paused_s = 0.0
     while True:
         runs += 1
-        push_outbox(
+        summary = push_outbox(
             engine, client, lease_s=60, max_attempts=50, backoff_base_s=0.0, backoff_max_s=0.0
         )
+        paused_s += summary.paused_s
         with write_session(engine) as session:
             left = session.scalar(
                 select(func.count()).select_from(TindakLanjut).where(TindakLanjut.state != "sent")
@@ -122,7 +124,13 @@ def bench_one(store_url: str, sim_url: str, rate: float | None, n: int) -> dict[
         time.sleep(0.2)
     elapsed = time.perf_counter() - started
     engine.dispose()
-    return {"items": n, "requests": client.requests_made, "s": elapsed, "runs": runs}
+    return {
+        "items": n,
+        "requests": client.requests_made,
+        "s": elapsed,
+        "runs": runs,
+        "paused_s": paused_s,
+    }
 
 
 def main() -> None:

@@ -8,26 +8,66 @@ claim.py    claiming with a lease (SKIP LOCKED on PostgreSQL, BEGIN IMMEDIATE on
 push.py     delivery: reconcile uncertain items, post, record the outcome
 echoes.py   our own follow-ups coming back in pulls
 admin.py    the outbox view, retry/cancel, stuck items, citizens' replies
+
+Each name below is imported from its module at first use (`from
+lapor_bridge.outbox import stuck_items` loads admin.py, not the push and its
+client models), so a command loads only what it uses.
 """
 
-from lapor_bridge.outbox.admin import (
-    OutboxRow,
-    ReplyRow,
-    cancel_item,
-    list_outbox,
-    list_replies,
-    retry_items,
-    stuck_items,
-)
-from lapor_bridge.outbox.csv_import import CsvImport, import_csv
-from lapor_bridge.outbox.echoes import reconcile_echoes
-from lapor_bridge.outbox.push import PushSummary, push_outbox, run_push
-from lapor_bridge.outbox.respond import (
-    TindakLanjutDraft,
-    record_follow_up,
-    record_tindak_lanjut,
-)
-from lapor_bridge.outbox.states import OutboxState
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lapor_bridge.outbox.admin import (
+        OutboxRow,
+        ReplyRow,
+        cancel_item,
+        list_outbox,
+        list_replies,
+        retry_items,
+        stuck_items,
+    )
+    from lapor_bridge.outbox.csv_import import CsvImport, import_csv
+    from lapor_bridge.outbox.echoes import reconcile_echoes
+    from lapor_bridge.outbox.push import PushSummary, push_outbox, run_push
+    from lapor_bridge.outbox.respond import (
+        TindakLanjutDraft,
+        record_follow_up,
+        record_tindak_lanjut,
+    )
+    from lapor_bridge.outbox.states import OutboxState
+
+_MODULE_OF = {
+    "OutboxRow": "admin",
+    "ReplyRow": "admin",
+    "cancel_item": "admin",
+    "list_outbox": "admin",
+    "list_replies": "admin",
+    "retry_items": "admin",
+    "stuck_items": "admin",
+    "CsvImport": "csv_import",
+    "import_csv": "csv_import",
+    "reconcile_echoes": "echoes",
+    "PushSummary": "push",
+    "push_outbox": "push",
+    "run_push": "push",
+    "TindakLanjutDraft": "respond",
+    "record_follow_up": "respond",
+    "record_tindak_lanjut": "respond",
+    "OutboxState": "states",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # the next use is a plain lookup
+    return value
+
 
 __all__ = [
     "CsvImport",

@@ -11,16 +11,18 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
 from lapor_bridge.outbox.errors import OutboxCommandError
 from lapor_bridge.outbox.states import SETTLED, OutboxState, add_note
-from lapor_bridge.sla import SlaPolicies, refresh_clocks
 from lapor_bridge.store.tables import Assignment, ReportRow, TindakLanjut, UpstreamFollowUpRow
 from lapor_bridge.timeutil import rfc3339
 from lapor_bridge.upstream.models import Author, Privacy
+
+if TYPE_CHECKING:
+    from lapor_bridge.sla import SlaPolicies
 
 PREVIEW_CHARS = 80
 STUCK_ATTEMPTS = 3
@@ -217,6 +219,8 @@ def cancel_item(
     item.next_attempt_at = None
     session.add(item)
     session.flush()
+    from lapor_bridge.sla import refresh_clocks  # the SLA rules load with the first cancel
+
     refresh_clocks(session, [item.tracking_id], now=now, policies=policies)
     return item
 

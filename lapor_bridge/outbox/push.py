@@ -7,12 +7,20 @@ the client's exceptions into outcomes and runs the loop.
 
 Retry-After: the item's next attempt is set to it. A 5xx whose Retry-After
 is short (<= `max_pause_s`, default LAPOR_BRIDGE_MAX_RETRY_AFTER_S, the same
-limit the client sleeps for) pauses the run that long, when the deadline
-allows; a longer one, or a 429 the client would not wait for (RateLimited),
-stops the run: the rest waits for the next run instead of sleeping past the
-cron slot. The run also stops after `max_consecutive_failures` transient
-failures in a row (LAPOR! looks down) and at `deadline` (a `time.monotonic()`
-value). A 401 stops it with Unauthorized after putting the item back untouched.
+limit the client sleeps for) holds back that item only, when it is a single
+failure: the run goes on with the other items, and when nothing else is due
+it waits for the item (when the deadline allows), so it still goes out in
+this run. When the failure follows another one (failures in a row: LAPOR!
+may really be down) the whole run pauses that long instead. A longer
+Retry-After, or a 429 the client would not wait for (RateLimited), stops the
+run: the rest waits for the next run instead of sleeping past the cron slot.
+The run also stops after `max_consecutive_failures` transient failures in a
+row (LAPOR! looks down) and at `deadline` (a `time.monotonic()` value). A 401
+stops it with Unauthorized after putting the item back untouched.
+
+A retry is an attempt like the first: an item that may have reached LAPOR!
+is `uncertain`, and its next attempt lists the report's follow-ups before it
+posts again (`_attempt`), however soon that attempt comes.
 """
 
 from __future__ import annotations
@@ -91,7 +99,7 @@ class PushSummary:
     stopped: str | None = None  # why the run stopped before the queue was empty
     retry_at: datetime | None = None  # when LAPOR! asked us to come back (Retry-After)
     due_left: int = 0  # items still due when the run ended
-    paused_s: float = 0.0  # time paused for short Retry-After answers
+    paused_s: float = 0.0  # time paused for short Retry-After answers (see the module doc)
     outcome: str = "ok"  # of the `push` job: ok | partial (lapor_bridge.job)
 
     @property
@@ -170,6 +178,7 @@ def push_outbox(
     rng = rng or random.Random()
     summary = PushSummary(worker=worker)
     failures_in_a_row = 0
+    held_back_until: datetime | None = None  # the soonest short Retry-After of this run
     while True:
         if deadline is not None and time.monotonic() >= deadline:
             summary.stopped = "deadline reached"
@@ -177,11 +186,21 @@ def push_outbox(
         if stop_requested():  # SIGTERM/SIGINT: the item in hand is finished, no new claim
             summary.stopped = "stop requested (SIGTERM/SIGINT)"
             break
+        now = now_fn()
         claimed = claim_next(
-            engine, worker=worker, now=now_fn(), lease_s=lease_s, instansi_id=instansi_id
+            engine, worker=worker, now=now, lease_s=lease_s, instansi_id=instansi_id
         )
         if claimed is None:
-            break
+            # Nothing else due: wait (once) for an item held back by a short Retry-After
+            # (not yet due at `now`; one due already was not claimable, e.g. taken over).
+            later = held_back_until if held_back_until and held_back_until > now else None
+            wait_s = _wait_until(later, now, max_pause_s, deadline)
+            held_back_until = None
+            if wait_s is None:
+                break
+            summary.paused_s = round(summary.paused_s + wait_s, 3)
+            sleep(wait_s)
+            continue
         summary.claimed += 1
         try:
             outcome, checked_absent = _attempt(engine, client, claimed, worker, now_fn, lease_s)
@@ -210,13 +229,18 @@ def push_outbox(
         failures_in_a_row = failures_in_a_row + 1 if isinstance(outcome, Transient) else 0
         if transition.stop_run:
             wait_s = _pause_for(outcome, transition, now_fn(), max_pause_s, deadline)
-            if wait_s is not None:
-                summary.paused_s = round(summary.paused_s + wait_s, 3)
-                sleep(wait_s)
+            if wait_s is None:
+                summary.stopped = f"LAPOR! asked to wait: {transition.last_error}"
+                summary.retry_at = transition.next_attempt_at
+                break
+            if failures_in_a_row == 1:  # a single failure: only this item waits
+                assert transition.next_attempt_at is not None  # _pause_for checked it
+                if held_back_until is None or transition.next_attempt_at < held_back_until:
+                    held_back_until = transition.next_attempt_at
                 continue
-            summary.stopped = f"LAPOR! asked to wait: {transition.last_error}"
-            summary.retry_at = transition.next_attempt_at
-            break
+            summary.paused_s = round(summary.paused_s + wait_s, 3)
+            sleep(wait_s)
+            continue
         if failures_in_a_row >= max_consecutive_failures:
             summary.stopped = (
                 f"{failures_in_a_row} transient failures in a row, LAPOR! looks unavailable; "
@@ -236,9 +260,19 @@ def _pause_for(
     deadline: float | None,
 ) -> float | None:
     """Seconds to pause for a short Retry-After on a 5xx, or None to stop the run."""
-    if not isinstance(outcome, Transient) or transition.next_attempt_at is None:
+    if not isinstance(outcome, Transient):
         return None
-    wait_s = max(0.0, (transition.next_attempt_at - now).total_seconds())
+    return _wait_until(transition.next_attempt_at, now, max_pause_s, deadline)
+
+
+def _wait_until(
+    at: datetime | None, now: datetime, max_pause_s: float, deadline: float | None
+) -> float | None:
+    """Seconds from `now` to `at`, or None when there is nothing to wait for, or it
+    is longer than `max_pause_s`, or it would end past the run's deadline."""
+    if at is None:
+        return None
+    wait_s = max(0.0, (at - now).total_seconds())
     if wait_s > max_pause_s:
         return None
     if deadline is not None and time.monotonic() + wait_s >= deadline:

@@ -27,10 +27,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import holidays
+if TYPE_CHECKING:
+    from holidays import HolidayBase
 
 DAY = timedelta(days=1)
 _WEEKEND = (5, 6)  # Saturday, Sunday
@@ -52,11 +54,19 @@ class WorkingCalendar:
         self.zone = zone
         self.cuti_bersama = cuti_bersama
         self.extra_days_off = dict(extra_days_off or {})
-        categories = ("public", "government") if cuti_bersama else ("public",)
-        self._holidays = holidays.country_holidays("ID", categories=categories, language="id")
         self._working = lru_cache(maxsize=65536)(self._is_working_day)
         self._nth = lru_cache(maxsize=65536)(self._nth_working_day_after)
         self._used_up = lru_cache(maxsize=65536)(self._used_up_uncached)
+
+    @cached_property
+    def _holidays(self) -> HolidayBase:
+        """Indonesia's holidays, built at the first date looked up (the library and
+        its year tables cost a tenth of a second; a run that computes no clock
+        never needs them)."""
+        import holidays
+
+        categories = ("public", "government") if self.cuti_bersama else ("public",)
+        return holidays.country_holidays("ID", categories=categories, language="id")
 
     # --- days ----------------------------------------------------------------
 

@@ -9,21 +9,22 @@ writers are kept from deadlocking on a lock upgrade.
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import Session
 
 from lapor_bridge.errors import ConfigError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _IMMEDIATE = "lapor_bridge_sqlite_immediate"
@@ -91,6 +92,8 @@ def write_session(engine: Engine) -> Iterator[Session]:
 
 
 def _alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["engine"] = engine
@@ -99,16 +102,51 @@ def _alembic_config(engine: Engine) -> Config:
 
 def known_revisions(engine: Engine) -> tuple[set[str], str | None]:
     """The schema revisions this code knows, and the newest."""
+    from alembic.script import ScriptDirectory
+
     scripts = ScriptDirectory.from_config(_alembic_config(engine))
     return {rev.revision for rev in scripts.walk_revisions()}, scripts.get_current_head()
+
+
+_REVISION_LINE = re.compile(
+    r"""^(down_)?revision\s*(?::[^=]*)?=\s*(?:['"]([\w.-]+)['"]|(None))\s*$""", re.M
+)
+
+
+@functools.cache
+def schema_head() -> str | None:
+    """The newest migration, read from the `revision = ...` and `down_revision = ...`
+    lines of migrations/versions without importing alembic: the revision no other
+    one revises. None when the files do not say it plainly (a branch, a merge, a
+    line written otherwise): then alembic decides (`migrate`). A test holds it to
+    alembic's own answer."""
+    revised: dict[str, str | None] = {}
+    for script in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+        lines = _REVISION_LINE.findall(script.read_text("utf-8"))
+        found = {down: revision or None for down, revision, _none in lines}
+        if set(found) != {"", "down_"} or found[""] is None or found[""] in revised:
+            return None
+        revised[found[""]] = found["down_"]
+    heads = set(revised) - set(revised.values())
+    return heads.pop() if len(heads) == 1 else None
 
 
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (idempotent, safe to run always).
 
     A database that is not a lapor-bridge store, is damaged, or was written by a
-    newer bridge is refused first, in one line, and left untouched."""
-    from lapor_bridge.store.identity import check_store
+    newer bridge is refused first, in one line, and left untouched.
+
+    A store already at the newest schema (every command but the first) costs one
+    look at its revision, and alembic is not imported; anything else goes
+    through alembic's own list of revisions."""
+    from lapor_bridge.store.identity import check_store, inspect_store
+
+    head = schema_head()
+    if head is not None and inspect_store(engine).revision == head:
+        return  # the newest schema: check_store has nothing to refuse, nothing to upgrade
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
 
     config = _alembic_config(engine)
     known, head = known_revisions(engine)
