@@ -287,6 +287,7 @@ class _ReportRow(NamedTuple):
     channel: str
     classification: str
     masbupsiaga: bool
+    privacy: str
     transferred: bool
 
 
@@ -346,6 +347,7 @@ def _facts(tree: TopicTree, row: Any, path: tuple[int, ...] | None = None) -> Ro
         channel=row.channel,
         classification=row.classification,
         masbupsiaga=row.masbupsiaga,
+        privacy=row.privacy,
         path=path,
     )
 

@@ -216,6 +216,7 @@ def _explanation(
         channel=report.channel,
         classification=report.classification,
         masbupsiaga=report.masbupsiaga,
+        privacy=report.privacy,
     )
     answer = route(mapping, facts)
     verdicts: list[RuleVerdict] = []

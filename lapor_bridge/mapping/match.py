@@ -24,7 +24,7 @@ class RoutingFacts:
 
     __slots__ = (
         "_content", "_text", "_title", "_words", "channel", "classification", "desa",
-        "kecamatan", "masbupsiaga", "topic_id", "topic_path", "tracking_id",
+        "kecamatan", "masbupsiaga", "secret", "topic_id", "topic_path", "tracking_id",
     )  # fmt: skip
 
     def __init__(
@@ -40,6 +40,7 @@ class RoutingFacts:
         masbupsiaga: bool,
         title: str,
         content: str,
+        secret: bool,
     ) -> None:
         self.tracking_id = tracking_id
         self.topic_id = topic_id
@@ -49,6 +50,7 @@ class RoutingFacts:
         self.channel = channel  # upper case; "MASBUPSIAGA" matches through `masbupsiaga`
         self.classification = classification
         self.masbupsiaga = masbupsiaga
+        self.secret = secret  # RAHASIA: a reason never names a word of its text
         self._title = title
         self._content = content
         self._text: str | None = None
@@ -87,6 +89,7 @@ def report_facts(
     channel: str,
     classification: str,
     masbupsiaga: bool,
+    privacy: str,
     path: tuple[int, ...] | None = None,
 ) -> RoutingFacts:
     """Facts of a report; an SMS loses its leading `masbupsiaga` keyword first.
@@ -107,6 +110,7 @@ def report_facts(
         masbupsiaga=bool(masbupsiaga),
         title=title or "",
         content=content or "",
+        secret=privacy == "RAHASIA",
     )
 
 
@@ -227,6 +231,7 @@ class Router:
 
 
 NO_RULE = "no rule matched: the default unit's triage queue"
+SECRET_KEYWORD = "in a RAHASIA text: not named"
 
 
 def why(answer: Route, facts: RoutingFacts) -> str:
@@ -287,7 +292,7 @@ def check_key(rule: Rule, facts: RoutingFacts) -> tuple[Any, ...]:
         elif dim == "channel":
             key.append((facts.channel, facts.masbupsiaga))
         elif dim == "keyword":
-            key.append(_keyword_hit(rule, facts))
+            key.append((_keyword_hit(rule, facts), facts.secret))
         else:
             key.append(getattr(facts, dim))
     return tuple(key)
@@ -328,6 +333,11 @@ def _check(rule: Rule, facts: RoutingFacts, dimension: str) -> DimensionCheck:
             f"classification {facts.classification}, not {_written(rule, dimension)}",
         )
     hit_keyword = _keyword_hit(rule, facts)
+    if facts.secret:  # which of the rule's words a RAHASIA text holds, or lacks, stays secret
+        found = "a keyword" if hit_keyword is not None else "none of the keywords"
+        return DimensionCheck(
+            dimension, hit_keyword is not None, f"{found} of the rule ({SECRET_KEYWORD})"
+        )
     if hit_keyword is not None:
         return DimensionCheck(dimension, True, f"keyword '{_shown(rule, 'keyword', hit_keyword)}'")
     return DimensionCheck(

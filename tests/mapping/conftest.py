@@ -81,6 +81,7 @@ def facts(
     channel: str = "WEB",
     classification: str = "PENGADUAN",
     masbupsiaga: bool = False,
+    privacy: str = "PUBLIK",
     tree: dict[int, int] = SEED_TOPICS,
 ) -> RoutingFacts:
     return report_facts(
@@ -94,6 +95,7 @@ def facts(
         channel=channel,
         classification=classification,
         masbupsiaga=masbupsiaga,
+        privacy=privacy,
     )
 
 

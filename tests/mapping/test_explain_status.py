@@ -10,7 +10,7 @@ from lapor_bridge.mapping import MappingRequestError, assign_manual, assign_repo
 from lapor_bridge.mapping.explain import explain
 from lapor_bridge.mapping.status import mapping_status
 from lapor_bridge.store import read_session, write_session
-from lapor_bridge.store.tables import ReportRow
+from lapor_bridge.store.tables import Assignment, ReportRow
 
 from .conftest import NOW, add_reports, add_topics, mapping_of, report_row
 
@@ -114,6 +114,24 @@ def test_explain_withholds_a_rahasia_title_and_shows_manual_notes(store, mapping
     assert [(h.from_opd, h.to_opd, h.actor, h.reason) for h in result.history][-1] == (
         "BPBD", "DINSOS", "sri", "pengungsian",
     )  # fmt: skip
+
+
+def test_a_rahasia_report_routed_by_a_keyword_never_names_the_word(store, mapping):
+    """Rule `banjir` matches report 5 on a word of its secret text: neither the
+    stored reason nor the explanation says which word (nor which words it lacks)."""
+    with read_session(store) as session:
+        result = explain(session, mapping, 5)
+        stored = session.get(Assignment, 5)
+    assert (result.rules_mapped_by, result.matched.reason) == (
+        "rule:banjir",
+        "a keyword of the rule (in a RAHASIA text: not named)",
+    )
+    assert "keyword 'banjir'" not in str(result.to_dict())
+    assert stored.reason.endswith("a keyword of the rule (in a RAHASIA text: not named)")
+    assert "'banjir'" not in stored.reason and "longsor" not in stored.reason
+    # a public report with the same word still says which one
+    with read_session(store) as session:
+        assert explain(session, mapping, 4).matched.reason == "keyword 'longsor'"
 
 
 def test_explain_notes_a_stale_assignment_and_an_unknown_report(store, tmp_path):
