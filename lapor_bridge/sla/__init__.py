@@ -7,7 +7,7 @@ derives the states in SQL.
 
 Public entry points:
     load_policies(path) / default_policies(mappings_dir) -> SlaPolicies
-    refresh_clocks(session, tracking_ids, *, now, policies=None) -> int
+    refresh_clocks(session, tracking_ids, *, now, policies) -> int
     views.state_expression(now, clock=SlaClock) -> SQL expression of the state
 """
 

@@ -25,7 +25,7 @@ from lapor_bridge.sla.clock import (
     LocalFollowUp,
     compute_clock,
 )
-from lapor_bridge.sla.policy import SlaPolicies, default_policies
+from lapor_bridge.sla.policy import SlaPolicies
 from lapor_bridge.store.bulk import BulkWriter, Upsert, writer
 
 CHUNK = 5000  # reports per round of reads and writes
@@ -43,7 +43,7 @@ def refresh_clocks(
     tracking_ids: Sequence[int] | None,
     *,
     now: datetime,
-    policies: SlaPolicies | None = None,
+    policies: SlaPolicies,
 ) -> int:
     """Recompute the clocks of these reports (None = every report) and write
     those that changed. Runs in the caller's transaction. Ids without a stored
@@ -56,10 +56,9 @@ def refresh(
     tracking_ids: Sequence[int] | None,
     *,
     now: datetime,
-    policies: SlaPolicies | None = None,
+    policies: SlaPolicies,
 ) -> RefreshCounts:
     """`refresh_clocks` with the counts of what was computed, written and removed."""
-    policies = policies if policies is not None else default_policies()
     session.flush()  # the caller's pending rows (a new follow-up) must be seen below
     bulk = writer(session)
     counts = RefreshCounts()
