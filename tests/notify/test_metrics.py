@@ -92,6 +92,8 @@ def test_notification_figures_follow_the_outbox(engine, tmp_path):
 def test_every_sync_run_writes_the_notification_figures(
     make_simulator, make_runtime, sqlite_url, tmp_path, mappings_dir
 ):
+    from sqlalchemy import func, select
+
     from lapor_bridge.store import read_session
     from lapor_bridge.store.tables import NotifyMessage
 
@@ -104,7 +106,9 @@ def test_every_sync_run_writes_the_notification_figures(
         run_sync(rt)
         text = path.read_text()
     with read_session(rt.engine) as session:
-        sent = session.query(NotifyMessage).filter(NotifyMessage.state == "sent").count()
+        sent = session.scalar(
+            select(func.count()).select_from(NotifyMessage).where(NotifyMessage.state == "sent")
+        )
     assert sent == len(rx.received) > 0
     assert gauge(text, "lapor_bridge_notify_delivered_total") == sent
     assert gauge(text, "lapor_bridge_notify_pending") == 0
