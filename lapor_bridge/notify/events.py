@@ -38,12 +38,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, cast, delete, exists, func, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from lapor_bridge.mapping.model import Mapping
 from lapor_bridge.notify.escalation import Escalation, Level
+from lapor_bridge.store.bulk import BulkWriter, writer
 from lapor_bridge.store.tables import (
     Assignment,
     AssignmentHistory,
@@ -64,6 +64,9 @@ UPGRADE_QUIET = "upgrade_quiet"  # set by migration 0004 on a store that already
 RECENT = timedelta(days=7)  # replies, reopens and transfers older than this are not news
 RECOVERY = timedelta(days=1)  # a stale episode that ended longer ago is not news
 CHUNK = 500
+EVENT_COLUMNS = ("kind", "recipient", "ref", "tracking_id", "policy", "detail",
+                 "occurred_at", "created_at", "quiet", "batch_id")  # fmt: skip
+EVENT_KEY = ("kind", "ref", "recipient")  # the unique key uq_notify_event_key
 
 # kinds, in the order a message lists them
 ASSIGNED = "assigned"
@@ -537,32 +540,42 @@ def _insert(session: Session, decided: list[Decided], *, now: datetime, quiet: b
     # transactions deciding overlapping events wait for each other, never in a circle
     keyed = {(d.kind, d.ref, d.recipient): d for d in reversed(decided)}  # the first decided
     decided = [keyed[key] for key in sorted(keyed)]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = NotifyEvent.__table__  # type: ignore[attr-defined]
+    bulk = writer(session)
+    created, texts = bulk.time(now), _DetailTexts()
     rows = [
-        {
-            "kind": d.kind,
-            "recipient": d.recipient,
-            "ref": d.ref,
-            "tracking_id": d.tracking_id,
-            "policy": d.policy,
-            "detail": d.detail,
-            "occurred_at": d.occurred_at,
-            "created_at": now,
-            "quiet": quiet,
-            "batch_id": None,
-        }
+        (
+            d.kind,
+            d.recipient,
+            d.ref,
+            d.tracking_id,
+            d.policy,
+            texts.stored(d.detail),
+            bulk.time(d.occurred_at),
+            created,
+            quiet,
+            None,
+        )
         for d in decided
     ]
-    written = 0
-    for start in range(0, len(rows), CHUNK):
-        statement = (
-            insert(table)
-            .on_conflict_do_nothing(index_elements=["kind", "ref", "recipient"])
-            .returning(table.c.id)
-        )
-        # RETURNING names only the rows inserted: a count right on both engines
-        # (an executemany's rowcount is not, on PostgreSQL)
-        written += len(session.execute(statement, rows[start : start + CHUNK]).all())
-    return written
+    return bulk.insert_new("notify_event", EVENT_COLUMNS, rows, key=EVENT_KEY)
+
+
+class _DetailTexts:
+    """Each event's detail as stored JSON, written once for equal details (a
+    clock's level, cycle and unit repeat for every target and many clocks)."""
+
+    def __init__(self) -> None:
+        # the type is in the key: 1, 1.0 and True are equal but not written alike
+        self._texts: dict[tuple[tuple[str, type, Any], ...], str | None] = {}
+
+    def stored(self, detail: dict[str, Any] | None) -> str | None:
+        if detail is None:
+            return None
+        try:
+            key = tuple((name, type(value), value) for name, value in detail.items())
+            found = self._texts.get(key)
+        except TypeError:  # a value that is not hashable: written as it is
+            return BulkWriter.json(detail)
+        if found is None:
+            found = self._texts[key] = BulkWriter.json(detail)
+        return found

@@ -220,6 +220,46 @@ class BulkWriter:
         self.connection.exec_driver_sql(_insert_select_sql(table, columns, staging, on_conflict))
         self.connection.exec_driver_sql(f"DELETE FROM {staging}")
 
+    def insert_new(
+        self, table: str, columns: Sequence[str], rows: Sequence[Row], *, key: Sequence[str]
+    ) -> int:
+        """Insert the `rows` whose `key` is not stored yet (`ON CONFLICT (key) DO
+        NOTHING`), in the order given; returns how many were new.
+
+        The count is exact on both engines: on SQLite the driver sums each
+        statement's `changes()` (a skipped row changes nothing); on PostgreSQL
+        a small batch runs as one pipelined `executemany` with `RETURNING`
+        (an executemany's rowcount is not to be trusted there), a large one by
+        `COPY` into staging and one `INSERT ... SELECT` whose rowcount is its own.
+        """
+        if not rows:
+            return 0
+        columns = tuple(columns)
+        rule = Upsert(key=tuple(key), ignore=True)
+        if self._sqlite:
+            cursor = self.connection.connection.cursor()
+            try:
+                cursor.executemany(_insert_sql(self.engine, table, columns, rule), rows)
+                return int(cursor.rowcount)
+            finally:
+                cursor.close()
+        if len(rows) < COPY_FROM:
+            sql = f"{_insert_sql(self.engine, table, columns, rule)} RETURNING 1"
+            raw = self.connection.connection.driver_connection
+            new = 0
+            with raw.cursor() as cursor:
+                cursor.executemany(sql, rows, returning=True)
+                while True:
+                    new += len(cursor.fetchall())
+                    if not cursor.nextset():
+                        break
+            return new
+        # staging is scanned in the order COPY wrote it: the rows go in as given
+        staging = self._staging(table, columns, rows)
+        result = self.connection.exec_driver_sql(_insert_select_sql(table, columns, staging, rule))
+        self.connection.exec_driver_sql(f"DELETE FROM {staging}")
+        return int(result.rowcount)
+
     def update(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
         """UPDATE the rows whose first column (the key) matches, setting the others."""
         if not rows:
