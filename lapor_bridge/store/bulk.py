@@ -176,6 +176,31 @@ class BulkWriter:
         sql += f" ORDER BY {order_by}" if order_by else ""
         yield from self._fetch(sql, ())
 
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Rows (plain tuples, stored values) of a query with positional `?` marks."""
+        return self._fetch(_marks(self.engine, sql), tuple(params))
+
+    def query_in(
+        self, sql: str, params: Sequence[Any], column: str, ids: Sequence[Any] | None
+    ) -> Iterator[Row]:
+        """Rows of a query with positional `?` marks whose `{ids}` (after every
+        mark) becomes `column IN (ids)`, run once for each chunk of `ids`; with
+        `ids` None, `{ids}` holds for every row."""
+        params = tuple(params)
+        if ids is None:
+            yield from self._fetch(_in_sql(self.engine, sql, f"{column} IS NOT NULL", 0), params)
+            return
+        ids = list(ids)
+        if not self._sqlite:  # one array parameter, as select_in
+            statement = _in_sql(self.engine, sql, column, -1)
+            for start in range(0, len(ids), 50 * CHUNK):
+                yield from self._fetch(statement, (*params, ids[start : start + 50 * CHUNK]))
+            return
+        size = max(CHUNK - len(params), 1)
+        for start in range(0, len(ids), size):
+            chunk = ids[start : start + size]
+            yield from self._fetch(_in_sql(self.engine, sql, column, len(chunk)), (*params, *chunk))
+
     def _fetch(self, sql: str, params: Sequence[Any]) -> list[Row]:
         """Rows straight from the driver's cursor (SQLAlchemy's per-row result
         machinery cost more than the query), in the connection's transaction."""
@@ -323,6 +348,24 @@ def _select_sql(
     extra = f" AND ({where})" if where else ""
     test = f"IN ({', '.join(['?'] * count)})" if engine == "sqlite" else "= ANY(%s)"
     return f"SELECT {', '.join(columns)} FROM {table} WHERE {key} {test}{extra}"
+
+
+@lru_cache(maxsize=256)
+def _marks(engine: str, sql: str) -> str:
+    return sql if engine == "sqlite" else sql.replace("?", "%s")
+
+
+@lru_cache(maxsize=512)
+def _in_sql(engine: str, sql: str, column: str, count: int) -> str:
+    """`sql` with `{ids}` as `column IN (count marks)` (count -1: PostgreSQL's
+    `= ANY(array)`; 0: `column` is already the whole condition)."""
+    if count == 0:
+        test = column
+    elif count < 0:
+        test = f"{column} = ANY(?)"
+    else:
+        test = f"{column} IN ({', '.join(['?'] * count)})"
+    return _marks(engine, sql.replace("{ids}", test))
 
 
 def _conflict_sql(table: str, columns: tuple[str, ...], rule: Upsert) -> str:
