@@ -11,7 +11,15 @@ import pytest
 from sqlalchemy import select
 
 from lapor_bridge.store import read_session, write_session
-from lapor_bridge.store.bulk import COPY_FROM, Add, KeepWhile, UnsupportedStore, Upsert, writer
+from lapor_bridge.store.bulk import (
+    COPY_FROM,
+    Add,
+    BulkWriter,
+    KeepWhile,
+    UnsupportedStore,
+    Upsert,
+    writer,
+)
 from lapor_bridge.store.tables import NotifyEvent, Quarantine, TindakLanjut, TopicRow
 
 T0 = datetime(2026, 3, 2, 3, 0, 0, 123456, tzinfo=UTC)
@@ -140,6 +148,25 @@ def test_insert_new_counts_only_the_rows_not_stored_yet(engine, n):
     # a conflict leaves the stored row as it was
     assert {r: e.detail["try"] for r, e in got.items()} == {str(r): 1 + r % 2 for r in range(n)}
     assert got["0"].occurred_at == T0 and got["0"].quiet is False
+
+
+def test_query_in_runs_every_chunk_and_all_rows_without_ids(engine):
+    n = 2 * 900 + 7  # more than one IN list on SQLite
+    with write_session(engine) as s:
+        bulk = writer(s)
+        t = bulk.time(T0)
+        event_rows = [("assigned", "DPU", str(r), r, None, t, t, r % 2 == 0) for r in range(n)]
+        bulk.insert_new("notify_event", EVENT_COLUMNS, event_rows, key=EVENT_KEY)
+    sql = "SELECT tracking_id, occurred_at FROM notify_event WHERE quiet IS TRUE AND kind = ? AND {ids}"
+    with read_session(engine) as s:
+        bulk = writer(s)
+        some = sorted(r for r, *_ in bulk.query_in(sql, ("assigned",), "tracking_id", range(n)))
+        every = sorted(r for r, *_ in bulk.query_in(sql, ("assigned",), "tracking_id", None))
+        none = list(bulk.query_in(sql, ("moved_away",), "tracking_id", range(n)))
+        (stored,) = bulk.query("SELECT occurred_at FROM notify_event WHERE ref = ?", ("1",))
+    assert some == every == list(range(0, n, 2))
+    assert none == []
+    assert BulkWriter.read_time(stored[0]) == T0
 
 
 def test_values_written_by_the_orm_compare_equal_in_stored_form(engine):
