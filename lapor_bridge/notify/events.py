@@ -232,6 +232,8 @@ def _clock_events(
             sql += " AND c.due_at > ?"
             params.append(bulk.time(now))
         if level.policies is not None:
+            if not level.policies:  # no policy: no clock (and no empty IN list)
+                continue
             sql += f" AND c.policy IN ({', '.join(['?'] * len(level.policies))})"
             params += sorted(level.policies)
         sql += " AND {ids}"
