@@ -37,25 +37,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, cast, delete, exists, func, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from lapor_bridge.mapping.model import Mapping
 from lapor_bridge.notify.escalation import Escalation, Level
+from lapor_bridge.store.bulk import BulkWriter, writer
 from lapor_bridge.store.tables import (
-    Assignment,
-    AssignmentHistory,
     NotifyEvent,
     NotifyMessage,
     NotifyWatermark,
     Quarantine,
-    ReportRow,
-    SlaClock,
     SyncRun,
     TindakLanjut,
-    UpstreamFollowUpRow,
 )
 
 ADMIN = "@admin"
@@ -64,6 +59,9 @@ UPGRADE_QUIET = "upgrade_quiet"  # set by migration 0004 on a store that already
 RECENT = timedelta(days=7)  # replies, reopens and transfers older than this are not news
 RECOVERY = timedelta(days=1)  # a stale episode that ended longer ago is not news
 CHUNK = 500
+EVENT_COLUMNS = ("kind", "recipient", "ref", "tracking_id", "policy", "detail",
+                 "occurred_at", "created_at", "quiet", "batch_id")  # fmt: skip
+EVENT_KEY = ("kind", "ref", "recipient")  # the unique key uq_notify_event_key
 
 # kinds, in the order a message lists them
 ASSIGNED = "assigned"
@@ -165,19 +163,12 @@ def _chunks(ids: list[int] | None) -> Iterable[list[int] | None]:
 def _assignments(session: Session) -> list[Decided]:
     mark = session.get(NotifyWatermark, HISTORY)
     last = mark.last_id if mark else 0
-    rows = session.execute(
-        select(
-            AssignmentHistory.id,
-            AssignmentHistory.tracking_id,
-            AssignmentHistory.at,
-            AssignmentHistory.actor,
-            AssignmentHistory.from_opd,
-            AssignmentHistory.to_opd,
-            AssignmentHistory.mapped_by,
-        )
-        .where(col(AssignmentHistory.id) > last)
-        .order_by(col(AssignmentHistory.id))
-    ).all()
+    bulk = writer(session)
+    rows = bulk.query(
+        "SELECT id, tracking_id, at, actor, from_opd, to_opd, mapped_by"
+        " FROM assignment_history WHERE id > ? ORDER BY id",
+        (last,),
+    )
     if not rows:
         return []
     out: list[Decided] = []
@@ -185,6 +176,7 @@ def _assignments(session: Session) -> list[Decided]:
         if from_opd == to_opd:
             continue
         detail = {"from": from_opd, "to": to_opd, "by": mapped_by, "actor": actor}
+        at = BulkWriter.read_time(at)
         out.append(Decided(ASSIGNED, to_opd, str(hid), at, tracking_id, None, detail))
         if from_opd:
             out.append(Decided(MOVED_AWAY, from_opd, str(hid), at, tracking_id, None, detail))
@@ -204,15 +196,8 @@ def _assignments(session: Session) -> list[Decided]:
 # --- clocks ------------------------------------------------------------------------------
 
 
-def _clock_ref(level: Level) -> Any:
-    return (
-        cast(SlaClock.tracking_id, String)
-        + literal(":")
-        + SlaClock.policy
-        + literal(":")
-        + cast(SlaClock.cycle, String)
-        + literal(f":{level.id}")
-    )
+# the ref of a clock's event, as SQL: "<tracking_id>:<policy>:<cycle>" + ":<level>"
+CLOCK_REF = "CAST(c.tracking_id AS TEXT) || ':' || c.policy || ':' || CAST(c.cycle AS TEXT) || ?"
 
 
 def _kind(level: Level) -> str:
@@ -229,41 +214,33 @@ def _clock_events(
     ids: list[int] | None,
 ) -> list[Decided]:
     out: list[Decided] = []
+    bulk = writer(session)
     for level in escalation.levels:
         kind = _kind(level)
-        point = SlaClock.at_risk_at if level.at == "at_risk" else SlaClock.due_at
+        point = "at_risk_at" if level.at == "at_risk" else "due_at"
         shift = timedelta(hours=level.after_hours)
-        ref = _clock_ref(level)
-        query = (
-            select(
-                SlaClock.tracking_id,
-                SlaClock.policy,
-                SlaClock.cycle,
-                point,
-                SlaClock.due_at,
-                Assignment.opd,
-            )
-            .join(ReportRow, ReportRow.tracking_id == SlaClock.tracking_id)
-            .outerjoin(Assignment, Assignment.tracking_id == SlaClock.tracking_id)
-            .where(
-                col(SlaClock.stopped_at).is_(None),
-                col(ReportRow.transferred).is_(False),
-                col(point) <= now - shift,
-                ~exists().where(
-                    NotifyEvent.kind == kind,
-                    NotifyEvent.ref == ref,
-                ),
-            )
+        sql = (
+            f"SELECT c.tracking_id, c.policy, c.cycle, c.{point}, a.opd FROM sla_clock AS c"
+            " JOIN report AS r ON r.tracking_id = c.tracking_id"
+            " LEFT JOIN assignment AS a ON a.tracking_id = c.tracking_id"
+            f" WHERE c.stopped_at IS NULL AND r.transferred IS FALSE AND c.{point} <= ?"
+            " AND NOT EXISTS (SELECT 1 FROM notify_event AS e"
+            f" WHERE e.kind = ? AND e.ref = {CLOCK_REF})"
         )
+        params: list[Any] = [bulk.time(now - shift), kind, f":{level.id}"]
         if level.at == "at_risk":  # a clock already past due is told as breached instead
-            query = query.where(col(SlaClock.due_at) > now)
+            sql += " AND c.due_at > ?"
+            params.append(bulk.time(now))
         if level.policies is not None:
-            query = query.where(col(SlaClock.policy).in_(sorted(level.policies)))
-        if ids is not None:
-            query = query.where(col(SlaClock.tracking_id).in_(ids))
-        for tracking_id, policy, cycle, at, _due_at, opd in session.execute(query):
+            if not level.policies:  # no policy: no clock (and no empty IN list)
+                continue
+            sql += f" AND c.policy IN ({', '.join(['?'] * len(level.policies))})"
+            params += sorted(level.policies)
+        sql += " AND {ids}"
+        for tracking_id, policy, cycle, at, opd in bulk.query_in(sql, params, "c.tracking_id", ids):
             unit = opd or mapping.default
             detail = {"level": level.id, "cycle": cycle, "opd": unit}
+            at = BulkWriter.read_time(at)
             for recipient in _targets(level, unit, mapping, escalation):
                 out.append(
                     Decided(
@@ -299,67 +276,55 @@ def _targets(level: Level, unit: str, mapping: Mapping, escalation: Escalation) 
 
 
 def _replies_and_transfers(session: Session, now: datetime, ids: list[int] | None) -> list[Decided]:
-    since = now - RECENT
+    bulk = writer(session)
+    since = bulk.time(now - RECENT)
+    read_time = BulkWriter.read_time
     out: list[Decided] = []
-    replies = (
-        select(
-            UpstreamFollowUpRow.id,
-            UpstreamFollowUpRow.tracking_id,
-            UpstreamFollowUpRow.created_at,
-            Assignment.opd,
-        )
-        .join(ReportRow, ReportRow.tracking_id == UpstreamFollowUpRow.tracking_id)
-        .join(Assignment, Assignment.tracking_id == UpstreamFollowUpRow.tracking_id)
-        .where(
-            UpstreamFollowUpRow.author == "PELAPOR",
-            col(UpstreamFollowUpRow.first_seen_at) >= since,
-            col(ReportRow.transferred).is_(False),
-            ~exists().where(
-                NotifyEvent.kind == REPLY,
-                NotifyEvent.ref == cast(UpstreamFollowUpRow.id, String),
-            ),
-        )
+    replies = bulk.query_in(
+        "SELECT f.id, f.tracking_id, f.created_at, a.opd FROM upstream_followup AS f"
+        " JOIN report AS r ON r.tracking_id = f.tracking_id"
+        " JOIN assignment AS a ON a.tracking_id = f.tracking_id"
+        " WHERE f.author = 'PELAPOR' AND f.first_seen_at >= ? AND r.transferred IS FALSE"
+        " AND NOT EXISTS (SELECT 1 FROM notify_event AS e"
+        " WHERE e.kind = ? AND e.ref = CAST(f.id AS TEXT)) AND {ids}",
+        (since, REPLY),
+        "f.tracking_id",
+        ids,
     )
-    reopened = (
-        select(SlaClock.tracking_id, SlaClock.cycle, SlaClock.started_at, Assignment.opd)
-        .join(Assignment, Assignment.tracking_id == SlaClock.tracking_id)
-        .where(
-            col(SlaClock.cycle) > 1,
-            col(SlaClock.started_at) >= since,
-            ~exists().where(
-                NotifyEvent.kind == REOPENED,
-                NotifyEvent.ref
-                == cast(SlaClock.tracking_id, String) + literal(":") + cast(SlaClock.cycle, String),
-            ),
-        )
-        .distinct()
+    for fid, tracking_id, at, opd in replies:
+        out.append(Decided(REPLY, opd, str(fid), read_time(at), tracking_id, None, {"opd": opd}))
+    reopened = bulk.query_in(
+        "SELECT DISTINCT c.tracking_id, c.cycle, c.started_at, a.opd FROM sla_clock AS c"
+        " JOIN assignment AS a ON a.tracking_id = c.tracking_id"
+        " WHERE c.cycle > 1 AND c.started_at >= ?"
+        " AND NOT EXISTS (SELECT 1 FROM notify_event AS e WHERE e.kind = ?"
+        " AND e.ref = CAST(c.tracking_id AS TEXT) || ':' || CAST(c.cycle AS TEXT)) AND {ids}",
+        (since, REOPENED),
+        "c.tracking_id",
+        ids,
     )
-    transferred = (
-        select(ReportRow.tracking_id, ReportRow.transferred_at, Assignment.opd)
-        .join(Assignment, Assignment.tracking_id == ReportRow.tracking_id)
-        .where(
-            col(ReportRow.transferred).is_(True),
-            col(ReportRow.transferred_at) >= since,
-            ~exists().where(
-                NotifyEvent.kind == TRANSFERRED,
-                NotifyEvent.ref == cast(ReportRow.tracking_id, String),
-            ),
-        )
-    )
-    if ids is not None:
-        replies = replies.where(col(UpstreamFollowUpRow.tracking_id).in_(ids))
-        reopened = reopened.where(col(SlaClock.tracking_id).in_(ids))
-        transferred = transferred.where(col(ReportRow.tracking_id).in_(ids))
-    for fid, tracking_id, at, opd in session.execute(replies):
-        out.append(Decided(REPLY, opd, str(fid), at, tracking_id, None, {"opd": opd}))
     seen: set[str] = set()
-    for tracking_id, cycle, at, opd in session.execute(reopened):
+    for tracking_id, cycle, at, opd in reopened:
         ref = f"{tracking_id}:{cycle}"
         if ref not in seen:
             seen.add(ref)
-            out.append(Decided(REOPENED, opd, ref, at, tracking_id, None, {"cycle": cycle}))
-    for tracking_id, at, opd in session.execute(transferred):
-        out.append(Decided(TRANSFERRED, opd, str(tracking_id), at, tracking_id, None, {}))
+            out.append(
+                Decided(REOPENED, opd, ref, read_time(at), tracking_id, None, {"cycle": cycle})
+            )
+    transferred = bulk.query_in(
+        "SELECT r.tracking_id, r.transferred_at, a.opd FROM report AS r"
+        " JOIN assignment AS a ON a.tracking_id = r.tracking_id"
+        " WHERE r.transferred IS TRUE AND r.transferred_at >= ?"
+        " AND NOT EXISTS (SELECT 1 FROM notify_event AS e"
+        " WHERE e.kind = ? AND e.ref = CAST(r.tracking_id AS TEXT)) AND {ids}",
+        (since, TRANSFERRED),
+        "r.tracking_id",
+        ids,
+    )
+    for tracking_id, at, opd in transferred:
+        out.append(
+            Decided(TRANSFERRED, opd, str(tracking_id), read_time(at), tracking_id, None, {})
+        )
     return out
 
 
@@ -537,32 +502,42 @@ def _insert(session: Session, decided: list[Decided], *, now: datetime, quiet: b
     # transactions deciding overlapping events wait for each other, never in a circle
     keyed = {(d.kind, d.ref, d.recipient): d for d in reversed(decided)}  # the first decided
     decided = [keyed[key] for key in sorted(keyed)]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = NotifyEvent.__table__  # type: ignore[attr-defined]
+    bulk = writer(session)
+    created, texts = bulk.time(now), _DetailTexts()
     rows = [
-        {
-            "kind": d.kind,
-            "recipient": d.recipient,
-            "ref": d.ref,
-            "tracking_id": d.tracking_id,
-            "policy": d.policy,
-            "detail": d.detail,
-            "occurred_at": d.occurred_at,
-            "created_at": now,
-            "quiet": quiet,
-            "batch_id": None,
-        }
+        (
+            d.kind,
+            d.recipient,
+            d.ref,
+            d.tracking_id,
+            d.policy,
+            texts.stored(d.detail),
+            bulk.time(d.occurred_at),
+            created,
+            quiet,
+            None,
+        )
         for d in decided
     ]
-    written = 0
-    for start in range(0, len(rows), CHUNK):
-        statement = (
-            insert(table)
-            .on_conflict_do_nothing(index_elements=["kind", "ref", "recipient"])
-            .returning(table.c.id)
-        )
-        # RETURNING names only the rows inserted: a count right on both engines
-        # (an executemany's rowcount is not, on PostgreSQL)
-        written += len(session.execute(statement, rows[start : start + CHUNK]).all())
-    return written
+    return bulk.insert_new("notify_event", EVENT_COLUMNS, rows, key=EVENT_KEY)
+
+
+class _DetailTexts:
+    """Each event's detail as stored JSON, written once for equal details (a
+    clock's level, cycle and unit repeat for every target and many clocks)."""
+
+    def __init__(self) -> None:
+        # the type is in the key: 1, 1.0 and True are equal but not written alike
+        self._texts: dict[tuple[tuple[str, type, Any], ...], str | None] = {}
+
+    def stored(self, detail: dict[str, Any] | None) -> str | None:
+        if detail is None:
+            return None
+        try:
+            key = tuple((name, type(value), value) for name, value in detail.items())
+            found = self._texts.get(key)
+        except TypeError:  # a value that is not hashable: written as it is
+            return BulkWriter.json(detail)
+        if found is None:
+            found = self._texts[key] = BulkWriter.json(detail)
+        return found

@@ -176,6 +176,31 @@ class BulkWriter:
         sql += f" ORDER BY {order_by}" if order_by else ""
         yield from self._fetch(sql, ())
 
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Rows (plain tuples, stored values) of a query with positional `?` marks."""
+        return self._fetch(_marks(self.engine, sql), tuple(params))
+
+    def query_in(
+        self, sql: str, params: Sequence[Any], column: str, ids: Sequence[Any] | None
+    ) -> Iterator[Row]:
+        """Rows of a query with positional `?` marks whose `{ids}` (after every
+        mark) becomes `column IN (ids)`, run once for each chunk of `ids`; with
+        `ids` None, `{ids}` holds for every row."""
+        params = tuple(params)
+        if ids is None:
+            yield from self._fetch(_in_sql(self.engine, sql, f"{column} IS NOT NULL", 0), params)
+            return
+        ids = list(ids)
+        if not self._sqlite:  # one array parameter, as select_in
+            statement = _in_sql(self.engine, sql, column, -1)
+            for start in range(0, len(ids), 50 * CHUNK):
+                yield from self._fetch(statement, (*params, ids[start : start + 50 * CHUNK]))
+            return
+        size = max(CHUNK - len(params), 1)
+        for start in range(0, len(ids), size):
+            chunk = ids[start : start + size]
+            yield from self._fetch(_in_sql(self.engine, sql, column, len(chunk)), (*params, *chunk))
+
     def _fetch(self, sql: str, params: Sequence[Any]) -> list[Row]:
         """Rows straight from the driver's cursor (SQLAlchemy's per-row result
         machinery cost more than the query), in the connection's transaction."""
@@ -219,6 +244,46 @@ class BulkWriter:
         staging = self._staging(table, columns, rows)
         self.connection.exec_driver_sql(_insert_select_sql(table, columns, staging, on_conflict))
         self.connection.exec_driver_sql(f"DELETE FROM {staging}")
+
+    def insert_new(
+        self, table: str, columns: Sequence[str], rows: Sequence[Row], *, key: Sequence[str]
+    ) -> int:
+        """Insert the `rows` whose `key` is not stored yet (`ON CONFLICT (key) DO
+        NOTHING`), in the order given; returns how many were new.
+
+        The count is exact on both engines: on SQLite the driver sums each
+        statement's `changes()` (a skipped row changes nothing); on PostgreSQL
+        a small batch runs as one pipelined `executemany` with `RETURNING`
+        (an executemany's rowcount is not to be trusted there), a large one by
+        `COPY` into staging and one `INSERT ... SELECT` whose rowcount is its own.
+        """
+        if not rows:
+            return 0
+        columns = tuple(columns)
+        rule = Upsert(key=tuple(key), ignore=True)
+        if self._sqlite:
+            cursor = self.connection.connection.cursor()
+            try:
+                cursor.executemany(_insert_sql(self.engine, table, columns, rule), rows)
+                return int(cursor.rowcount)
+            finally:
+                cursor.close()
+        if len(rows) < COPY_FROM:
+            sql = f"{_insert_sql(self.engine, table, columns, rule)} RETURNING 1"
+            raw = self.connection.connection.driver_connection
+            new = 0
+            with raw.cursor() as cursor:
+                cursor.executemany(sql, rows, returning=True)
+                while True:
+                    new += len(cursor.fetchall())
+                    if not cursor.nextset():
+                        break
+            return new
+        # staging is scanned in the order COPY wrote it: the rows go in as given
+        staging = self._staging(table, columns, rows)
+        result = self.connection.exec_driver_sql(_insert_select_sql(table, columns, staging, rule))
+        self.connection.exec_driver_sql(f"DELETE FROM {staging}")
+        return int(result.rowcount)
 
     def update(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
         """UPDATE the rows whose first column (the key) matches, setting the others."""
@@ -283,6 +348,24 @@ def _select_sql(
     extra = f" AND ({where})" if where else ""
     test = f"IN ({', '.join(['?'] * count)})" if engine == "sqlite" else "= ANY(%s)"
     return f"SELECT {', '.join(columns)} FROM {table} WHERE {key} {test}{extra}"
+
+
+@lru_cache(maxsize=256)
+def _marks(engine: str, sql: str) -> str:
+    return sql if engine == "sqlite" else sql.replace("?", "%s")
+
+
+@lru_cache(maxsize=512)
+def _in_sql(engine: str, sql: str, column: str, count: int) -> str:
+    """`sql` with `{ids}` as `column IN (count marks)` (count -1: PostgreSQL's
+    `= ANY(array)`; 0: `column` is already the whole condition)."""
+    if count == 0:
+        test = column
+    elif count < 0:
+        test = f"{column} = ANY(?)"
+    else:
+        test = f"{column} IN ({', '.join(['?'] * count)})"
+    return _marks(engine, sql.replace("{ids}", test))
 
 
 def _conflict_sql(table: str, columns: tuple[str, ...], rule: Upsert) -> str:

@@ -11,8 +11,16 @@ import pytest
 from sqlalchemy import select
 
 from lapor_bridge.store import read_session, write_session
-from lapor_bridge.store.bulk import COPY_FROM, Add, KeepWhile, UnsupportedStore, Upsert, writer
-from lapor_bridge.store.tables import Quarantine, TindakLanjut, TopicRow
+from lapor_bridge.store.bulk import (
+    COPY_FROM,
+    Add,
+    BulkWriter,
+    KeepWhile,
+    UnsupportedStore,
+    Upsert,
+    writer,
+)
+from lapor_bridge.store.tables import NotifyEvent, Quarantine, TindakLanjut, TopicRow
 
 T0 = datetime(2026, 3, 2, 3, 0, 0, 123456, tzinfo=UTC)
 COLUMNS = ("digest", "tracking_id", "version", "source", "reason", "raw",
@@ -111,6 +119,54 @@ def test_ignore_update_and_select_in(engine, n):
         assert sorted(i for i, _ in found) == list(range(1, n + 1))
         assert {bulk.read_time(at) for _, at in found} == {T0}
         assert len(list(bulk.select_in("topic", ("id",), "id", [1, 2], where="parent = 7"))) == 1
+
+
+EVENT_COLUMNS = ("kind", "recipient", "ref", "tracking_id", "detail", "occurred_at",
+                 "created_at", "quiet")  # fmt: skip
+EVENT_KEY = ("kind", "ref", "recipient")
+
+
+@pytest.mark.parametrize("n", [4, 2 * COPY_FROM + 10], ids=["small", "copy"])
+def test_insert_new_counts_only_the_rows_not_stored_yet(engine, n):
+    def events(bulk, refs, *, detail):
+        t = bulk.time(T0)
+        return [("assigned", "DPU", str(r), r, bulk.json(detail), t, t, False) for r in refs]
+
+    with write_session(engine) as s:
+        bulk = writer(s)
+        first = events(bulk, range(0, n, 2), detail={"try": 1})  # the even refs
+        assert bulk.insert_new("notify_event", EVENT_COLUMNS, first, key=EVENT_KEY) == len(first)
+    with write_session(engine) as s:  # every ref: the even ones are conflicts
+        bulk = writer(s)
+        again = events(bulk, range(n), detail={"try": 2})
+        assert bulk.insert_new("notify_event", EVENT_COLUMNS, again, key=EVENT_KEY) == n // 2
+        # all of them conflicts now, in the same transaction
+        assert bulk.insert_new("notify_event", EVENT_COLUMNS, again, key=EVENT_KEY) == 0
+    with read_session(engine) as s:
+        got = {e.ref: e for e in s.scalars(select(NotifyEvent))}
+    assert len(got) == n
+    # a conflict leaves the stored row as it was
+    assert {r: e.detail["try"] for r, e in got.items()} == {str(r): 1 + r % 2 for r in range(n)}
+    assert got["0"].occurred_at == T0 and got["0"].quiet is False
+
+
+def test_query_in_runs_every_chunk_and_all_rows_without_ids(engine):
+    n = 2 * 900 + 7  # more than one IN list on SQLite
+    with write_session(engine) as s:
+        bulk = writer(s)
+        t = bulk.time(T0)
+        event_rows = [("assigned", "DPU", str(r), r, None, t, t, r % 2 == 0) for r in range(n)]
+        bulk.insert_new("notify_event", EVENT_COLUMNS, event_rows, key=EVENT_KEY)
+    sql = "SELECT tracking_id, occurred_at FROM notify_event WHERE quiet IS TRUE AND kind = ? AND {ids}"
+    with read_session(engine) as s:
+        bulk = writer(s)
+        some = sorted(r for r, *_ in bulk.query_in(sql, ("assigned",), "tracking_id", range(n)))
+        every = sorted(r for r, *_ in bulk.query_in(sql, ("assigned",), "tracking_id", None))
+        none = list(bulk.query_in(sql, ("moved_away",), "tracking_id", range(n)))
+        (stored,) = bulk.query("SELECT occurred_at FROM notify_event WHERE ref = ?", ("1",))
+    assert some == every == list(range(0, n, 2))
+    assert none == []
+    assert BulkWriter.read_time(stored[0]) == T0
 
 
 def test_values_written_by_the_orm_compare_equal_in_stored_form(engine):
