@@ -16,7 +16,14 @@ from sqlalchemy import select
 from sqlmodel import Session
 
 from lapor_bridge.mapping.apply import MappingRequestError
-from lapor_bridge.mapping.match import check_key, check_rule, report_facts, route, why
+from lapor_bridge.mapping.match import (
+    check_key,
+    check_rule,
+    report_facts,
+    route,
+    why,
+    withhold_keywords,
+)
 from lapor_bridge.mapping.model import MANUAL, RULE_PREFIX, Mapping
 from lapor_bridge.mapping.topics import load_topic_tree, topic_names
 from lapor_bridge.store.tables import Assignment, AssignmentHistory, ReportRow
@@ -256,15 +263,22 @@ def _explanation(
         earlier=tuple(verdicts),
         assigned_opd=assignment.opd if assignment else None,
         assigned_mapped_by=assignment.mapped_by if assignment else None,
-        assigned_reason=assignment.reason if assignment else None,
+        assigned_reason=_shown(report, assignment.reason) if assignment else None,
         assigned_at=assignment.assigned_at if assignment else None,
         assigned_by=assignment.assigned_by if assignment else None,
         notes=notes,
         history=tuple(
-            HistoryEntry(h.at, h.actor, h.from_opd, h.to_opd, h.mapped_by, h.reason)
+            HistoryEntry(h.at, h.actor, h.from_opd, h.to_opd, h.mapped_by, _shown(report, h.reason))
             for h in history
         ),
     )
+
+
+def _shown(report: ReportRow, reason: str | None) -> str | None:
+    """A stored reason as it may be shown: for a RAHASIA report without the words."""
+    if reason is None or report.privacy != "RAHASIA":
+        return reason
+    return withhold_keywords(reason)
 
 
 def _topic(topic_id: int | None, path: tuple[int, ...], names: dict[int, str]) -> str:

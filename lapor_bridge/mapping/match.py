@@ -8,6 +8,7 @@ same answer with the reasons, for `explain` and the history's "why".
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -232,6 +233,15 @@ class Router:
 
 NO_RULE = "no rule matched: the default unit's triage queue"
 SECRET_KEYWORD = "in a RAHASIA text: not named"
+_NAMED_KEYWORD = re.compile(r"keyword '[^']*'")
+_NAMED_MISS = re.compile(r"none of the keywords .*? in title or content")
+
+
+def withhold_keywords(reason: str) -> str:
+    """A stored reason of a RAHASIA report as it may be shown: written before the
+    reasons withheld the words (or copied from elsewhere), it names none of them."""
+    reason = _NAMED_KEYWORD.sub(f"a keyword of the rule ({SECRET_KEYWORD})", reason)
+    return _NAMED_MISS.sub(f"none of the keywords of the rule ({SECRET_KEYWORD})", reason)
 
 
 def why(answer: Route, facts: RoutingFacts) -> str:

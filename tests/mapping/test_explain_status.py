@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlmodel import select
 
 from lapor_bridge.mapping import MappingRequestError, assign_manual, assign_reports
 from lapor_bridge.mapping.explain import explain
 from lapor_bridge.mapping.status import mapping_status
 from lapor_bridge.store import read_session, write_session
-from lapor_bridge.store.tables import Assignment, ReportRow
+from lapor_bridge.store.tables import Assignment, AssignmentHistory, ReportRow
 
 from .conftest import NOW, add_reports, add_topics, mapping_of, report_row
 
@@ -132,6 +133,20 @@ def test_a_rahasia_report_routed_by_a_keyword_never_names_the_word(store, mappin
     # a public report with the same word still says which one
     with read_session(store) as session:
         assert explain(session, mapping, 4).matched.reason == "keyword 'longsor'"
+    # a reason stored before reasons withheld the words is shown without them
+    old = "rule banjir (rules.yaml:8): keyword 'banjir'; none of the keywords banjir, longsor in title or content"
+    with write_session(store) as session:
+        session.get(Assignment, 5).reason = old
+        session.exec(
+            select(AssignmentHistory).where(AssignmentHistory.tracking_id == 5)
+        ).one().reason = old
+    with read_session(store) as session:
+        shown = explain(session, mapping, 5).to_dict()
+    assert "keyword 'banjir'" not in str(shown) and "banjir, longsor" not in str(shown)
+    assert shown["assigned_reason"] == (
+        "rule banjir (rules.yaml:8): a keyword of the rule (in a RAHASIA text: not named); "
+        "none of the keywords of the rule (in a RAHASIA text: not named)"
+    )
 
 
 def test_explain_notes_a_stale_assignment_and_an_unknown_report(store, tmp_path):
