@@ -8,8 +8,11 @@ Jinja2 templates beside this module, in the configured language (Babel
 catalog lapor_bridge/i18n/notify.id.po). A RAHASIA report shows `[RAHASIA]`
 instead of its title; no reporter identity is ever read.
 
-At most MAX_ITEMS reports are listed in one message; the rest go into a
-second message of the same run, so every report is still named exactly once.
+One message per recipient per run: at most MAX_ITEMS reports are listed (the
+most urgent of each kind first), and the others waiting for that recipient
+are counted in the same message ("N more: see `sla --opd`"), so a backlog
+(a remap that moves thousands, a bridge that was off for days) is one
+message, not thousands, and every event is still told in exactly one batch.
 The daily digest (per unit with channels, at `digest_at` local time) lists the
 unit's open reports, most urgent first.
 """
@@ -376,7 +379,7 @@ def _compose_one(
         ).one()
         if not loud and last_quiet is None:
             return False
-        # at most MAX_ITEMS listed reports per message; the rest in the next one
+        # at most MAX_ITEMS listed reports per message; the rest counted in it
         taken: list[NotifyEvent] = []
         listed: set[int] = set()
         for event in loud:
@@ -385,6 +388,17 @@ def _compose_one(
                 continue
             listed.add(key)
             taken.append(event)
+        more = 0
+        if recipient != ev.ADMIN and len(taken) < len(loud):
+            more = int(
+                session.execute(
+                    select(func.count(func.distinct(NotifyEvent.tracking_id))).where(
+                        waiting,
+                        col(NotifyEvent.quiet).is_(False),
+                        col(NotifyEvent.tracking_id).not_in(sorted(listed)),
+                    )
+                ).scalar_one()
+            )
         batch = NotifyBatch(
             recipient=recipient,
             kind="admin" if recipient == ev.ADMIN else "update",
@@ -402,10 +416,28 @@ def _compose_one(
             batch.title, batch.body = _admin_text(taken, batch.id, lang, settings.zone)
         else:
             batch.title, batch.body = _update_text(
-                session, recipient, taken, ids, quiet, batch.id, now, mapping, escalation, settings
+                session,
+                recipient,
+                taken,
+                ids,
+                quiet,
+                more,
+                batch.id,
+                now,
+                mapping,
+                escalation,
+                settings,
             )
         for event in taken:
             event.batch_id = batch.id
+        if more:
+            session.flush()  # the listed events carry the batch before the rest join it
+            result = session.execute(
+                update(NotifyEvent)
+                .where(waiting, col(NotifyEvent.quiet).is_(False))
+                .values(batch_id=batch.id)
+            )
+            batch.events += result.rowcount  # type: ignore[attr-defined]
         if last_quiet is not None:
             result = session.execute(
                 update(NotifyEvent)
@@ -444,6 +476,7 @@ def _update_text(
     events: list[NotifyEvent],
     ids: list[int],
     quiet: int,
+    more: int,
     batch_id: int,
     now: datetime,
     mapping: Mapping,
@@ -500,6 +533,8 @@ def _update_text(
     if quiet:
         open_count = _open_count(session, code)
         counts.append(t.gettext("%(n)s from history") % {"n": quiet})
+    if more:
+        counts.append(t.gettext("%(n)s more") % {"n": more})
     name = recipient_name(recipient, mapping, escalation, lang)
     title = f"LAPOR! {name}: " + ", ".join(counts)
     body = render(
@@ -508,6 +543,8 @@ def _update_text(
         sections=sections,
         quiet=quiet,
         open_count=open_count,
+        more=more,
+        unit=code,
         batch_id=batch_id,
     )
     return title, body

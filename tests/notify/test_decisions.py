@@ -19,6 +19,7 @@ from lapor_bridge.sla import default_policies, refresh_clocks
 from lapor_bridge.store import read_session, write_session
 from lapor_bridge.store.tables import (
     AssignmentHistory,
+    NotifyEvent,
     NotifyMessage,
     Quarantine,
     SyncRun,
@@ -92,6 +93,38 @@ def test_one_message_per_recipient_per_run_then_clock_levels_once(engine, tmp_pa
     assert {tid for tid, _ in sections(at_risk.body)[NEARLY_DUE]} == {101, 102, 103}
     assert {tid for tid, _ in sections(breached.body)[OVERDUE]} == {101, 102, 103}
     assert "1 hampir terlambat" not in breached.title and "3 terlambat" in breached.title
+
+
+def test_a_backlog_is_one_message_listing_the_first_reports_and_counting_the_rest(engine, tmp_path):
+    """150 reports reach DINKES at once (a remap, a bridge that was off): one
+    message lists MAX_ITEMS of them and counts the other 50; every event is told
+    in that one batch, and the next run has nothing left to say."""
+    from lapor_bridge.notify.compose import MAX_ITEMS
+
+    with JsonReceiver() as rx:
+        mapping, escalation, settings = _setup(tmp_path, rx)
+        with write_session(engine) as session:
+            for tid in range(1001, 1151):
+                _assign(session, tid, "DINKES", NOW)
+            record_events(session, now=NOW, mapping=mapping, escalation=escalation)
+        _pass(engine, mapping, escalation, settings, NOW)
+        first = [m for m in rx.received if m.path == "/DINKES"]
+        _pass(engine, mapping, escalation, settings, NOW + timedelta(minutes=5))
+        again = [m for m in rx.received if m.path == "/DINKES"]
+    assert len(first) == 1 == len(again)
+    (message,) = first
+    assert len(sections(message.body)[NEW]) == MAX_ITEMS == 100
+    assert message.title == "LAPOR! DINKES: 100 laporan baru, 50 lainnya"
+    assert (
+        "50 laporan lain tidak dicantumkan di sini: lapor-bridge sla --opd DINKES" in message.body
+    )
+    with read_session(engine) as session:
+        waiting = session.scalars(
+            select(NotifyEvent.id).where(
+                NotifyEvent.recipient == "DINKES", NotifyEvent.batch_id.is_(None)
+            )
+        ).all()
+    assert waiting == []
 
 
 def test_english_by_setting(engine, tmp_path):
