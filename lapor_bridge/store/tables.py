@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Column, Index, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from lapor_bridge.store.types import JSONText, UTCDateTime
@@ -228,8 +228,23 @@ class SlaClock(SQLModel, table=True):
     """
 
     __tablename__ = "sla_clock"
-    # the views scan and group (states are CASE expressions); `--since` uses this one
-    __table_args__ = (Index("ix_sla_clock_started", "started_at"),)
+    # the views scan and group (states are CASE expressions); `--since` uses the
+    # first; every sync's time pass reads open clocks by due / at-risk time (0005)
+    __table_args__ = (
+        Index("ix_sla_clock_started", "started_at"),
+        Index(
+            "ix_sla_clock_open_due",
+            "due_at",
+            sqlite_where=text("stopped_at IS NULL"),
+            postgresql_where=text("stopped_at IS NULL"),
+        ),
+        Index(
+            "ix_sla_clock_open_at_risk",
+            "at_risk_at",
+            sqlite_where=text("stopped_at IS NULL"),
+            postgresql_where=text("stopped_at IS NULL"),
+        ),
+    )
 
     tracking_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     policy: str = Field(primary_key=True)
