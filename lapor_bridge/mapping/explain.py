@@ -189,7 +189,7 @@ def load_for_explanation(
 
 def explanation_of(
     mapping: Mapping,
-    report: Any,
+    report: Any,  # a ReportRow, or a row of REPORT_COLUMNS
     assignment: Assignment | None,
     history: Sequence[AssignmentHistory],
     topics: tuple[dict[int, int], dict[int, str]],
@@ -199,18 +199,6 @@ def explanation_of(
     """The explanation from rows already read (load_for_explanation). `cache`
     (one dict per mapping) keeps each rule's verdict per match.check_key, so
     reports with the same facts share them."""
-    return _explanation(mapping, report, assignment, history, topics, earlier, cache)
-
-
-def _explanation(
-    mapping: Mapping,
-    report: ReportRow,
-    assignment: Assignment | None,
-    history: Sequence[AssignmentHistory],
-    topics: tuple[dict[int, int], dict[int, str]],
-    earlier: bool = True,
-    cache: dict[Any, RuleVerdict] | None = None,
-) -> Explanation:
     tree, names = topics
     facts = report_facts(
         tree,
@@ -274,7 +262,7 @@ def _explanation(
     )
 
 
-def _shown(report: ReportRow, reason: str | None) -> str | None:
+def _shown(report: Any, reason: str | None) -> str | None:
     """A stored reason as it may be shown: for a RAHASIA report without the words."""
     if reason is None or report.privacy != "RAHASIA":
         return reason
