@@ -14,7 +14,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from functools import partial
 
 from sqlalchemy import select
 from sqlmodel import Session
@@ -24,8 +24,8 @@ from lapor_bridge.job import check_stop, start_job
 from lapor_bridge.runtime import Runtime
 from lapor_bridge.store import read_session, write_session
 from lapor_bridge.store.tables import BackfillRun
-from lapor_bridge.sync.engine import PullContext, PullCounts, load_rules, pull_window
-from lapor_bridge.sync.ingest import PageResult, parse_topics, store_topics
+from lapor_bridge.sync.engine import PullContext, PullCounts, prepare_pull, pull_window
+from lapor_bridge.sync.ingest import PageResult, store_topics
 from lapor_bridge.sync.window import Window, split_windows, window_end
 from lapor_bridge.timeutil import human_time, parse_upstream_time, rfc3339, utcnow
 
@@ -61,14 +61,7 @@ def run_backfill(
     size = window or timedelta(hours=settings.backfill_window_h)
     started = time.monotonic()
     with ExitStack() as stack:
-
-        def prepare() -> tuple[Any, list, list, Any, Any]:
-            # What can refuse the run comes before the store is touched.
-            client = stack.enter_context(runtime.client())
-            topics, bad_topics = parse_topics(client.list_topics())
-            mapping, policies = load_rules(runtime, {t.id: t.parent for t in topics})
-            return client, topics, bad_topics, mapping, policies
-
+        prepare = partial(prepare_pull, runtime, stack)
         with start_job(runtime, "backfill", precheck=prepare, now=now) as job:
             client, topics, bad_topics, mapping, policies = job.prepared
             engine = runtime.engine

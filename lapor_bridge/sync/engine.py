@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine, func, select
@@ -217,6 +218,18 @@ def load_rules(runtime: Runtime, topics: dict[int, int] | None) -> tuple[Mapping
     return mapping, policies
 
 
+def prepare_pull(
+    runtime: Runtime, stack: ExitStack
+) -> tuple[Any, list, list, Mapping, SlaPolicies]:
+    """What can refuse a pull (sync or backfill), before the store is touched:
+    the client (closed with `stack`), the topic tree, and the rules checked
+    against it."""
+    client = stack.enter_context(runtime.client())
+    topics, bad_topics = parse_topics(client.list_topics())
+    mapping, policies = load_rules(runtime, {t.id: t.parent for t in topics})
+    return client, topics, bad_topics, mapping, policies
+
+
 def run_sync(
     runtime: Runtime, *, push: bool = True, now: Callable[[], datetime] = utcnow
 ) -> SyncSummary:
@@ -230,13 +243,7 @@ def run_sync(
     """
     started = time.monotonic()
     with ExitStack() as stack:
-
-        def prepare() -> tuple[Any, list, list, Mapping, SlaPolicies]:
-            client = stack.enter_context(runtime.client())
-            topics, bad_topics = parse_topics(client.list_topics())
-            mapping, policies = load_rules(runtime, {t.id: t.parent for t in topics})
-            return client, topics, bad_topics, mapping, policies
-
+        prepare = partial(prepare_pull, runtime, stack)
         with start_job(runtime, "sync", precheck=prepare, now=now) as job:
             client, topics, bad_topics, mapping, policies = job.prepared
             settings, engine = runtime.settings, runtime.engine
