@@ -245,10 +245,12 @@ def bench_backfill(res: Results, scratch: Path, n: int, repeats: int, engines: l
 
 
 def seed_store(db_path: Path, n: int) -> None:
-    """Fill a migrated SQLite store with n reports, their assignments and two
-    clocks each, directly with bulk SQL (not through the simulator): history, as
-    a store holds it after years, settled (SELESAI, both clocks stopped in time).
-    The clocks still open are what a sync's time pass reads (bench/NOTES.md)."""
+    """Fill a migrated SQLite store with n reports, their assignments, two
+    clocks and two follow-ups each (the regency's answer and the citizen's
+    reply), directly with bulk SQL (not through the simulator): history, as a
+    store holds it after years, settled (SELESAI, both clocks stopped in time).
+    The clocks still open and the recent replies are what a sync's time pass
+    reads (bench/NOTES.md)."""
     from lapor_bridge.store import open_store
 
     open_store(f"sqlite:///{db_path}").dispose()
@@ -259,7 +261,7 @@ def seed_store(db_path: Path, n: int) -> None:
     chunk = 50_000
     for start in range(0, n, chunk):
         db.execute("BEGIN")
-        reports, assignments, clocks = [], [], []
+        reports, assignments, clocks, followups = [], [], [], []
         for i in range(start, min(n, start + chunk)):
             tid = 9_000_000_000 + i  # far from the simulator's tracking ids
             at = (base + timedelta(seconds=i * 20)).isoformat(" ", "microseconds")
@@ -273,6 +275,10 @@ def seed_store(db_path: Path, n: int) -> None:
             assignments.append((tid, "DPUPR", None, 0, "rule:infra", "seeded", at, "sync"))
             for policy in ("bupati-24h", "nasional-5hk"):
                 clocks.append((tid, policy, 1, at, due, due, settled, "SETTLED", 21600, at))
+            for k, author in enumerate(("INSTANSI", "PELAPOR")):
+                followups.append(
+                    (tid * 2 + k, tid, author, "SELESAI", "Sudah ditangani.", settled, settled)
+                )
         db.executemany(
             "INSERT INTO report (tracking_id, version, title, content, topic_id, classification,"
             " privacy, channel, status, instansi_id, kecamatan, desa, tags, masbupsiaga,"
@@ -289,6 +295,11 @@ def seed_store(db_path: Path, n: int) -> None:
             "INSERT INTO sla_clock (tracking_id, policy, cycle, started_at, due_at, at_risk_at,"
             " stopped_at, stop_reason, elapsed_s, computed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             clocks,
+        )
+        db.executemany(
+            "INSERT INTO upstream_followup (id, tracking_id, author, status, content, created_at,"
+            " first_seen_at, is_echo) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+            followups,
         )
         db.execute("COMMIT")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

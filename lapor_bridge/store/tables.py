@@ -59,9 +59,16 @@ class ReportRow(SQLModel, table=True):
     """The newest version of each report that was ever disposed to the regency."""
 
     __tablename__ = "report"
+    # every sync's time pass asks which reports left the regency lately (0006)
     __table_args__ = (
         Index("ix_report_updated_at", "updated_at"),
         Index("ix_report_status", "status"),
+        Index(
+            "ix_report_transferred_at",
+            "transferred_at",
+            sqlite_where=text("transferred_at IS NOT NULL"),
+            postgresql_where=text("transferred_at IS NOT NULL"),
+        ),
     )
 
     tracking_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
@@ -95,6 +102,15 @@ class UpstreamFollowUpRow(SQLModel, table=True):
     """A follow-up as LAPOR! lists it: the regency's (echoes), the citizen's, the admin's."""
 
     __tablename__ = "upstream_followup"
+    # every sync's time pass asks which citizens replied lately (0006)
+    __table_args__ = (
+        Index(
+            "ix_upstream_followup_pelapor_seen",
+            "first_seen_at",
+            sqlite_where=text("author = 'PELAPOR'"),
+            postgresql_where=text("author = 'PELAPOR'"),
+        ),
+    )
 
     id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
     tracking_id: int = Field(index=True)
