@@ -493,10 +493,10 @@ def _after_sync(
 
 
 def _write_metrics(settings: Settings, engine: Engine | None, pending: Path | None) -> None:
-    from lapor_bridge.metrics import write_metrics
-
     if settings.metrics_file is None or unwritable(settings.metrics_file):
         return  # an unwritable metrics file refuses the run (check_writable_paths) and says so
+    from lapor_bridge.metrics import write_metrics  # prometheus_client: only when written
+
     try:
         write_metrics(engine, settings.metrics_file, pending=pending_runs(pending))
     except Exception as exc:

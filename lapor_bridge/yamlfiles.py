@@ -5,15 +5,26 @@ wrong. how to fix it`, and all of them are collected before anything refuses.
     model, issues = read_yaml_model(path, SlaPolicies, start="policies: ...", examples=EXAMPLES)
     raise_if_errors("the SLA policies in mappings/sla.yaml", issues)   # exit status 3
 
-Order of work: read the file (missing, unreadable, not UTF-8), parse it with
-ruamel.yaml's round-trip loader (it keeps the line of every key and item;
-dates stay text so pydantic checks them and their line is known), check that
+Order of work: read the file (missing, unreadable, not UTF-8), parse it (it
+keeps the line of every key and item; dates stay text so pydantic checks
+them and their line is known), check that
 the top level is keys and values, then validate with a pydantic model and
 turn each of pydantic's errors into an issue. The message and fix of an
 error come from `DESCRIBE`, a table keyed by pydantic's error type; a
 validator that knows better raises `PydanticCustomError("mapping_value",
 message, {"fix": ...})`. A file reader that has a rule of its own (e.g. the
 rules file's "conditions go under `when:`") passes `special`, asked first.
+
+Two parsers give the same document. The fast one is libyaml's C parser
+(PyYAML's CParser), read by `_fast_document` with YAML 1.2's rules for plain
+scalars (as ruamel.yaml reads them): it takes only what it can read exactly
+as ruamel does (text, null, true/false, plain whole numbers and decimals)
+and gives up on anything else (a duplicate key, a key that is not text, a
+tag, an alias, a `<<` merge, a block scalar, an octal or hex or `1_000` or
+`1e3` number, a `%YAML` directive, any syntax error). The exact one is
+ruamel.yaml's round-trip loader, used when the fast one gives up and, by
+`validate`, for every error: so every error message is what ruamel's lines
+and values say.
 """
 
 from __future__ import annotations
@@ -28,9 +39,6 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from lapor_bridge.errors import MappingInvalid
 
@@ -104,26 +112,60 @@ def did_you_mean(value: str, choices: list[str] | tuple[str, ...]) -> str | None
 # --- reading and parsing ------------------------------------------------------------
 
 
+class YamlMap(dict):  # type: ignore[type-arg]
+    """A mapping read by the fast parser: its own line and the line of each key."""
+
+    __slots__ = ("line", "lines")
+    line: int
+    lines: dict[str, int]
+
+
+class YamlSeq(list):  # type: ignore[type-arg]
+    """A list read by the fast parser: its own line and the line of each item."""
+
+    __slots__ = ("line", "lines")
+    line: int
+    lines: list[int]
+
+
 @dataclass(frozen=True)
 class YamlDocument:
-    """A parsed file: its top-level mapping, and the line of anything in it."""
+    """A parsed file: its top-level mapping, and the line of anything in it.
+
+    `root` is a YamlMap when the fast parser read the file (then `text` is
+    kept, for `exact`), else ruamel.yaml's CommentedMap."""
 
     file: str
-    root: CommentedMap
+    root: Any
+    text: str | None = field(default=None, repr=False, compare=False)
+    _exact: list[YamlDocument | None] = field(default_factory=list, repr=False, compare=False)
+
+    @property
+    def fast(self) -> bool:
+        return isinstance(self.root, YamlMap)
+
+    def exact(self) -> YamlDocument | None:
+        """The same file read by ruamel.yaml's round-trip loader (itself when it
+        was); None if that loader refuses a file the fast one read."""
+        if not self.fast or self.text is None:
+            return self
+        if not self._exact:
+            self._exact.append(_parse_exact(self.text, file=self.file, start="")[0])
+        return self._exact[0]
 
     def line_at(self, loc: tuple[Any, ...]) -> int:
         """The line of the deepest node along `loc` that exists in the file."""
-        line = _start(self.root)
+        if not self.fast:
+            return _exact_line_at(self.root, loc)
+        line = self.root.line
         node: Any = self.root
         for part in _data_loc(loc):
-            if isinstance(node, CommentedMap) and part in node:
-                line = node.lc.key(part)[0] + 1
-                node = node[part]
-            elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
-                line = node.lc.item(part)[0] + 1
-                node = node[part]
-            else:
+            in_map = isinstance(node, YamlMap) and part in node
+            in_seq = isinstance(node, YamlSeq) and isinstance(part, int) and 0 <= part < len(node)
+            if not (in_map or in_seq):
                 break
+            line = node.lines[part]
+            node = node[part]
         return line
 
     def lines_under(self, loc: tuple[Any, ...] = ()) -> dict[str, int]:
@@ -131,16 +173,19 @@ class YamlDocument:
         node: Any = self.root
         for part in loc:
             node = node[part]
-        return _all_lines(node)
+        return _fast_lines(node) if self.fast else _all_lines(node)
 
     def plain(self) -> dict[str, Any]:
         """The document as plain dicts and lists (what pydantic validates)."""
         return _plain(self.root)
 
 
-def read_yaml(path: Path, *, start: str) -> tuple[YamlDocument | None, list[MappingIssue]]:
+def read_yaml(
+    path: Path, *, start: str, exact: bool = False
+) -> tuple[YamlDocument | None, list[MappingIssue]]:
     """Read and parse one file. `start` is how the file begins (for the fix of a
-    missing or empty file), in YAML's one-line form, e.g. "rules: [{id: a, ...}]"."""
+    missing or empty file), in YAML's one-line form, e.g. "rules: [{id: a, ...}]".
+    `exact`: parse with ruamel.yaml's round-trip loader, never the fast parser."""
     file = str(path)
     if not path.is_file():
         return None, [
@@ -162,13 +207,30 @@ def read_yaml(path: Path, *, start: str) -> tuple[YamlDocument | None, list[Mapp
         return None, [
             _error(file, 0, f"cannot read the file ({exc.strerror})", "check its permissions")
         ]
-    return parse_yaml(text, file=file, start=start)
+    return parse_yaml(text, file=file, start=start, exact=exact)
 
 
 def parse_yaml(
+    text: str, *, file: str, start: str, exact: bool = False
+) -> tuple[YamlDocument | None, list[MappingIssue]]:
+    """Parse the text of one file (see read_yaml): with the fast parser when it
+    can read the file exactly as ruamel.yaml does, else with ruamel.yaml."""
+    if not exact:
+        root = _fast_root(text)
+        if root is not None:
+            return YamlDocument(file, root, text), []
+    return _parse_exact(text, file=file, start=start)
+
+
+def _parse_exact(
     text: str, *, file: str, start: str
 ) -> tuple[YamlDocument | None, list[MappingIssue]]:
-    """Parse the text of one file (see read_yaml)."""
+    """Parse with ruamel.yaml's round-trip loader (the line of every key; the
+    message and line of every syntax error)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
     yaml = YAML(typ="rt")
     # dates stay text: pydantic checks them, and an error keeps its line
     yaml.constructor.add_constructor("tag:yaml.org,2002:timestamp", _as_text)
@@ -225,14 +287,217 @@ def validate(
     special: Special | None = None,
 ) -> tuple[M | None, list[MappingIssue]]:
     """Validate `value` (default: the whole document) found at `loc` in the
-    document with `model`; each error becomes an issue at its line."""
+    document with `model`; each error becomes an issue at its line. A file the
+    fast parser read is validated again as ruamel.yaml reads it before an
+    error is told (its values and lines, as they always were)."""
     data = document.plain() if value is None else _plain(value)
     try:
         return model.model_validate(data), []
     except ValidationError as exc:
+        again = _exact_value(document, value, loc)
+        if again is not None:
+            exact, exact_value = again
+            return validate(exact, model, exact_value, loc=loc, examples=examples, special=special)
         return None, schema_issues(
             exc, document, model, loc=loc, examples=examples, special=special
         )
+
+
+def _exact_value(
+    document: YamlDocument, value: Any, loc: tuple[Any, ...]
+) -> tuple[YamlDocument, Any] | None:
+    """The ruamel.yaml document of a file the fast parser read, and the node at
+    `loc` in it (`value` is the node at `loc` of the fast one); None when the
+    document is already ruamel's, or the node cannot be found."""
+    if not document.fast:
+        return None
+    exact = document.exact()
+    if exact is None:
+        return None
+    if value is None:
+        return exact, None
+    fast_node: Any = document.root
+    exact_node: Any = exact.root
+    try:
+        for part in loc:
+            fast_node = fast_node[part]
+            exact_node = exact_node[part]
+    except (KeyError, IndexError, TypeError):
+        return None
+    return (exact, exact_node) if fast_node is value else None
+
+
+# --- the fast parser: libyaml, read as ruamel.yaml reads YAML 1.2 ------------------
+
+
+class _GiveUp(Exception):
+    """The fast parser cannot promise ruamel.yaml's value: let ruamel read the file."""
+
+
+_PLAIN, _QUOTED, _MAP, _SEQ, _TAGGED = "?plain", "?quoted", "?map", "?seq", "?tagged"
+
+# YAML 1.2 as ruamel.yaml resolves a plain scalar (ruamel/yaml/resolver.py)
+_NULL = frozenset(("", "~", "null", "Null", "NULL"))
+_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_NUMERIC_START = frozenset("-+0123456789.")
+_FLOAT_12 = re.compile(
+    r"""^(?:
+     [-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |[-+]?\.[0-9_]+(?:[eE][-+][0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+_INT_12 = re.compile(
+    r"""^(?:[-+]?0b[0-1_]+
+    |[-+]?0o?[0-7_]+
+    |[-+]?[0-9_]+
+    |[-+]?0x[0-9a-fA-F_]+)$""",
+    re.X,
+)
+# the numbers read here; any other int or float (0o17, 0777, 1_000, 1e3, .5, .inf) gives up
+_SIMPLE_INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
+_SIMPLE_FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)\.[0-9]+")
+_DIRECTIVE = re.compile(r"^%", re.M)
+
+
+def _fast_root(text: str) -> YamlMap | None:
+    """The top-level mapping of `text` read by libyaml, or None when the fast
+    parser gives up (see the module's docstring)."""
+    parser_class = _fast_parser()
+    if parser_class is None or _DIRECTIVE.search(text):
+        return None
+    parser = parser_class(text)
+    try:
+        node = parser.get_single_node()
+    except Exception:  # any syntax error: ruamel.yaml tells it
+        return None
+    finally:
+        parser.dispose()
+    if node is None or node.tag != _MAP:
+        return None
+    try:
+        root = _fast_value(node, set())
+    except _GiveUp:
+        return None
+    assert isinstance(root, YamlMap)
+    return root
+
+
+_parser_class: list[Any] = []
+
+
+def _fast_parser() -> Any:
+    """libyaml's parser that tags each node with how it was written, or None
+    when PyYAML was built without libyaml."""
+    if not _parser_class:
+        try:
+            from yaml._yaml import CParser
+            from yaml.nodes import MappingNode, ScalarNode
+        except ImportError:
+            _parser_class.append(None)
+            return None
+
+        class _Parser(CParser):  # type: ignore[misc]
+            def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+                if kind is ScalarNode:
+                    return _PLAIN if implicit[0] else _QUOTED if implicit[1] else _TAGGED
+                if not implicit:
+                    return _TAGGED
+                return _MAP if kind is MappingNode else _SEQ
+
+            def descend_resolver(self, parent: Any, index: Any) -> None:
+                pass
+
+            def ascend_resolver(self) -> None:
+                pass
+
+        _parser_class.append(_Parser)
+    return _parser_class[0]
+
+
+def _fast_value(node: Any, seen: set[int]) -> Any:
+    if id(node) in seen:  # an alias: ruamel.yaml reads it
+        raise _GiveUp
+    seen.add(id(node))
+    tag = node.tag
+    if tag == _PLAIN:
+        return _plain_scalar(node.value)
+    if tag == _QUOTED:
+        if node.style not in ("'", '"'):  # a block scalar (| or >)
+            raise _GiveUp
+        return node.value
+    if tag == _MAP:
+        mapping = YamlMap()
+        mapping.line = node.start_mark.line + 1
+        lines = mapping.lines = {}
+        for key_node, value_node in node.value:
+            key = _fast_value(key_node, seen)
+            if type(key) is not str or key in mapping:  # ruamel refuses a duplicate key
+                raise _GiveUp
+            mapping[key] = _fast_value(value_node, seen)
+            lines[key] = key_node.start_mark.line + 1
+        return mapping
+    if tag == _SEQ:
+        sequence = YamlSeq()
+        sequence.line = node.start_mark.line + 1
+        sequence.lines = [item.start_mark.line + 1 for item in node.value]
+        sequence.extend(_fast_value(item, seen) for item in node.value)
+        return sequence
+    raise _GiveUp  # a tag (`!!str`, `!foo`): ruamel.yaml reads it
+
+
+def _plain_scalar(value: str) -> Any:
+    if value in _NULL:
+        return None
+    boolean = _BOOL.get(value)
+    if boolean is not None:
+        return boolean
+    if value in ("<<", "="):  # a merge key, a value key
+        raise _GiveUp
+    if value[0] in _NUMERIC_START:
+        if _FLOAT_12.match(value):
+            if _SIMPLE_FLOAT.fullmatch(value):
+                return float(value)
+            raise _GiveUp
+        if _INT_12.match(value):
+            if _SIMPLE_INT.fullmatch(value):
+                return int(value)
+            raise _GiveUp
+    return value  # text; a date or time stays text too
+
+
+def _fast_lines(node: Any, prefix: str = "") -> dict[str, int]:
+    lines: dict[str, int] = {}
+    if isinstance(node, YamlMap):
+        for key, child in node.items():
+            path = f"{prefix}{key}"
+            lines[path] = node.lines[key]
+            lines.update(_fast_lines(child, f"{path}."))
+    elif isinstance(node, YamlSeq):
+        for index, child in enumerate(node):
+            path = f"{prefix}{index}"
+            lines[path] = node.lines[index]
+            lines.update(_fast_lines(child, f"{path}."))
+    return lines
+
+
+def _exact_line_at(root: Any, loc: tuple[Any, ...]) -> int:
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    line = _start(root)
+    node: Any = root
+    for part in _data_loc(loc):
+        if isinstance(node, CommentedMap) and part in node:
+            line = node.lc.key(part)[0] + 1
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+            line = node.lc.item(part)[0] + 1
+            node = node[part]
+        else:
+            break
+    return line
 
 
 # --- pydantic errors as issues ------------------------------------------------------
@@ -505,6 +770,8 @@ def _start(node: Any) -> int:
 
 
 def _all_lines(node: Any, prefix: str = "") -> dict[str, int]:
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
     lines: dict[str, int] = {}
     if isinstance(node, CommentedMap):
         for key in node:

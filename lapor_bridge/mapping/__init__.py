@@ -6,22 +6,61 @@ schema is in schema.py, the checks across files in checks.py, the plain
 objects in model.py, routing one report in match.py); route stored reports with
 `assign_reports` (the sync, per page) or a full remap; override by hand with
 `assign_manual`; see why with `explain`; watch coverage with `mapping_status`.
+
+Each name below is imported from its module at first use (`from
+lapor_bridge.mapping import load_mapping` loads the loader, not the routing
+and the store's tables), so a command loads only what it uses.
 """
 
-from lapor_bridge.mapping.apply import (
-    AssignmentChange,
-    MappingRequestError,
-    Move,
-    RemapResult,
-    assign_manual,
-    assign_reports,
-    unassign_manual,
-)
-from lapor_bridge.mapping.channel import is_masbupsiaga, strip_keyword
-from lapor_bridge.mapping.loader import load_mapping
-from lapor_bridge.mapping.model import Mapping, MappingIssue, Rule, Unit
-from lapor_bridge.mapping.topics import load_topic_tree
-from lapor_bridge.yamlfiles import MappingFilesInvalid
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lapor_bridge.mapping.apply import (
+        AssignmentChange,
+        MappingRequestError,
+        Move,
+        RemapResult,
+        assign_manual,
+        assign_reports,
+        unassign_manual,
+    )
+    from lapor_bridge.mapping.channel import is_masbupsiaga, strip_keyword
+    from lapor_bridge.mapping.loader import load_mapping
+    from lapor_bridge.mapping.model import Mapping, MappingIssue, Rule, Unit
+    from lapor_bridge.mapping.topics import load_topic_tree
+    from lapor_bridge.yamlfiles import MappingFilesInvalid
+
+_MODULE_OF = {
+    "AssignmentChange": "lapor_bridge.mapping.apply",
+    "MappingRequestError": "lapor_bridge.mapping.apply",
+    "Move": "lapor_bridge.mapping.apply",
+    "RemapResult": "lapor_bridge.mapping.apply",
+    "assign_manual": "lapor_bridge.mapping.apply",
+    "assign_reports": "lapor_bridge.mapping.apply",
+    "unassign_manual": "lapor_bridge.mapping.apply",
+    "is_masbupsiaga": "lapor_bridge.mapping.channel",
+    "strip_keyword": "lapor_bridge.mapping.channel",
+    "load_mapping": "lapor_bridge.mapping.loader",
+    "Mapping": "lapor_bridge.mapping.model",
+    "MappingIssue": "lapor_bridge.mapping.model",
+    "Rule": "lapor_bridge.mapping.model",
+    "Unit": "lapor_bridge.mapping.model",
+    "load_topic_tree": "lapor_bridge.mapping.topics",
+    "MappingFilesInvalid": "lapor_bridge.yamlfiles",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next use is a plain lookup
+    return value
+
 
 __all__ = [
     "AssignmentChange",

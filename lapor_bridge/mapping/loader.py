@@ -1,12 +1,14 @@
 """Reading `units.yaml` and `rules.yaml` into a Mapping, with every problem
 reported as `file:line: message. fix`.
 
-Order of work: parse each file with ruamel.yaml (keeps line numbers), validate
+Order of work: parse each file (lapor_bridge.yamlfiles: keeps line numbers), validate
 the top level and then each unit and rule on its own with the pydantic schema
 (so one bad rule does not hide the others), build the plain domain objects
 from what is valid, then run the checks across files (see checks.py). Any
 error raises MappingFilesInvalid (a MappingInvalid) listing all of them;
-warnings are kept on the returned Mapping.
+warnings are kept on the returned Mapping. The files are read first with the
+fast parser; when anything is wrong they are read again, whole, with
+ruamel.yaml's round-trip loader, which tells every error (as it always has).
 """
 
 from __future__ import annotations
@@ -53,7 +55,27 @@ def load_mapping(mappings_dir: Path, *, topics: dict[int, int] | None = None) ->
     error; warnings are on the result's `warnings`.
     """
     directory = Path(mappings_dir)
-    sink = _Issues()
+    sink = _collect(directory, topics, exact=False)
+    if any(issue.severity == "error" for issue in sink.issues):
+        sink = _collect(directory, topics, exact=True)
+    notes: tuple[str, ...] = ()
+    if topics is None:
+        notes = ("topic ids were not checked: the LAPOR! topic tree is not synced yet",)
+    raise_if_errors(f"the mapping in {directory}", sink.issues)
+    assert sink.units is not None and sink.default is not None
+    return Mapping(
+        directory=str(directory),
+        units={unit.code: unit for unit in sink.units},
+        rules=tuple(sink.rules),
+        default=sink.default,
+        warnings=tuple(sorted(sink.issues, key=issue_order)),
+        notes=notes,
+    )
+
+
+def _collect(directory: Path, topics: dict[int, int] | None, *, exact: bool) -> _Issues:
+    """Read both files and run every check; what was read is kept on the sink."""
+    sink = _Issues(exact=exact)
     units, default, default_line = _load_units(directory / UNITS_FILE, sink)
     rules = _load_rules(directory / RULES_FILE, sink)
     units_file = str(directory / UNITS_FILE)
@@ -62,33 +84,32 @@ def load_mapping(mappings_dir: Path, *, topics: dict[int, int] | None = None) ->
         checks.check_notify_urls(units, sink.add)
         checks.check_rule_references(rules, units, sink.add)
     checks.check_rules(rules, topics, sink.add)
-
-    notes: tuple[str, ...] = ()
-    if topics is None:
-        notes = ("topic ids were not checked: the LAPOR! topic tree is not synced yet",)
-    raise_if_errors(f"the mapping in {directory}", sink.issues)
-    assert units is not None and default is not None
-    return Mapping(
-        directory=str(directory),
-        units={unit.code: unit for unit in units},
-        rules=tuple(rules),
-        default=default,
-        warnings=tuple(sorted(sink.issues, key=issue_order)),
-        notes=notes,
-    )
+    sink.units, sink.default, sink.rules = units, default, rules
+    return sink
 
 
 def read_rules(path: Path) -> tuple[list[Rule], list[MappingIssue]]:
     """The well-formed rules of one rules file and the problems of the others,
     without the checks across rules and units (for tools and tests)."""
-    sink = _Issues()
-    rules = _load_rules(Path(path), sink)
+    rules, issues = _read_rules(Path(path), exact=False)
+    if any(issue.severity == "error" for issue in issues):
+        rules, issues = _read_rules(Path(path), exact=True)
+    return rules, issues
+
+
+def _read_rules(path: Path, *, exact: bool) -> tuple[list[Rule], list[MappingIssue]]:
+    sink = _Issues(exact=exact)
+    rules = _load_rules(path, sink)
     return rules, sink.issues
 
 
 @dataclass
 class _Issues:
     issues: list[MappingIssue] = field(default_factory=list)
+    exact: bool = False  # read with ruamel.yaml's round-trip loader, not the fast parser
+    units: list[Unit] | None = None
+    default: str | None = None
+    rules: list[Rule] = field(default_factory=list)
 
     def add(self, issue: MappingIssue) -> None:
         self.issues.append(issue)
@@ -101,7 +122,7 @@ class _Issues:
 
 
 def _read(path: Path, sink: _Issues, first_key: str) -> YamlDocument | None:
-    document, issues = read_yaml(path, start=EXAMPLES[first_key])
+    document, issues = read_yaml(path, start=EXAMPLES[first_key], exact=sink.exact)
     sink.issues.extend(issues)
     return document
 

@@ -8,8 +8,25 @@ transaction of the change), compose.py turns each recipient's events into one
 message, deliver.py sends it to each channel through apprise, service.py runs
 the three after a pull and for `lapor-bridge notify`, commands.py prints for
 the CLI, loopback.py is the demo's receiver.
+
+`record_events` is imported from events.py at first use, so that importing
+one module of the package (e.g. commands.py for `status`) loads only it.
 """
 
-from lapor_bridge.notify.events import record_events
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lapor_bridge.notify.events import record_events
 
 __all__ = ["record_events"]
+
+
+def __getattr__(name: str) -> Any:
+    if name != "record_events":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from lapor_bridge.notify.events import record_events
+
+    globals()[name] = record_events  # the next use is a plain lookup
+    return record_events

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
 from sqlalchemy import update
 from sqlmodel import col, select
 
@@ -21,10 +19,15 @@ from lapor_bridge.store import read_session, write_session
 from lapor_bridge.store.tables import NotifyBatch, NotifyMessage
 from lapor_bridge.timeutil import rfc3339, utcnow
 
+if TYPE_CHECKING:  # rich is imported where it prints (`status` uses dead_messages only)
+    from rich.console import Console
+
 STATES = ("pending", "sending", "sent", "failed", "dead", "cancelled")
 
 
 def _console() -> Console:
+    from rich.console import Console
+
     return Console(highlight=False, soft_wrap=True)
 
 
@@ -189,6 +192,8 @@ def list_messages(
     if fmt == "json":
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return rows
+    from rich.table import Table
+
     table = Table(title=f"notifications ({len(rows)})")
     for name in ("id", "state", "to", "channel", "message", "tries", "next / sent", "last error"):
         table.add_column(name)

@@ -19,7 +19,6 @@ from lapor_bridge.outbox.errors import OutboxCommandError
 from lapor_bridge.outbox.states import SETTLED, OutboxState, add_note
 from lapor_bridge.store.tables import Assignment, ReportRow, TindakLanjut, UpstreamFollowUpRow
 from lapor_bridge.timeutil import rfc3339
-from lapor_bridge.upstream.models import Author, Privacy
 
 if TYPE_CHECKING:
     from lapor_bridge.sla import SlaPolicies
@@ -138,6 +137,8 @@ def _waits_for(session: Session, items: Sequence[TindakLanjut]) -> dict[int | No
 
 
 def _rahasia(session: Session, tracking_ids: Iterable[int]) -> set[int]:
+    from lapor_bridge.upstream.models import Privacy  # the client's models: not for `status`
+
     ids = list(tracking_ids)
     if not ids:
         return set()
@@ -345,6 +346,8 @@ def list_replies(
 ) -> list[ReplyRow]:
     """The citizens' replies (author PELAPOR) pulled from LAPOR!, newest first,
     with the OPD the report is assigned to."""
+    from lapor_bridge.upstream.models import Author, Privacy
+
     query = (
         select(UpstreamFollowUpRow, Assignment.opd, ReportRow.privacy)
         .join(

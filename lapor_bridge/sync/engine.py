@@ -25,7 +25,7 @@ from sqlmodel import Session
 
 from lapor_bridge.errors import CursorExpired, UpstreamError
 from lapor_bridge.job import check_stop, start_job
-from lapor_bridge.mapping import Mapping, assign_reports, load_mapping
+from lapor_bridge.mapping import Mapping, load_mapping
 from lapor_bridge.notify import record_events
 from lapor_bridge.notify.escalation import load_escalation
 from lapor_bridge.outbox.echoes import reconcile_echoes
@@ -131,6 +131,8 @@ def record_page(
     if result.referenced:
         mark_echoes(session, reconcile_echoes(session, result.referenced, now=now))
     if result.tracking_ids:
+        from lapor_bridge.mapping.apply import assign_reports  # the routing: when reports came
+
         assign_reports(session, mapping, result.tracking_ids, actor="sync", now=now)
         refresh_clocks(session, result.tracking_ids, now=now, policies=policies)
     return result
