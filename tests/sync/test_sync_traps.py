@@ -4,7 +4,7 @@ report missing, no stale version, no duplicate)."""
 
 from __future__ import annotations
 
-import time
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -14,6 +14,7 @@ from lapor_bridge.simulator import Faults
 from lapor_bridge.store import read_session
 from lapor_bridge.store.tables import Quarantine, ReportRow, SyncCheckpoint, TopicRow
 from lapor_bridge.sync.engine import run_sync
+from lapor_bridge.timeutil import utcnow
 from tests.sync.helpers import next_second, store_versions, truth_versions
 
 
@@ -49,23 +50,35 @@ def test_equal_timestamps_across_page_boundaries(make_simulator, make_runtime, s
 
 
 def test_visibility_lag_needs_the_lookback(make_simulator, make_runtime, tmp_path):
-    sim = make_simulator(initial_reports=50, faults=Faults(visibility_lag_s=3))
+    # Time moves by the clocks' offset, not by sleeping: the simulator's clock (which
+    # decides what is visible) and the bridges' `now` jump together. The lag is long
+    # against the test's own running time, so a slow machine cannot hide the trap.
+    lag = 60
+    sim = make_simulator(initial_reports=50, faults=Faults(visibility_lag_s=lag))
     # Settings refuse a look-back under the contract's 120 s lag; these bridges are
     # built past that check (model_copy) to show what the look-back is for.
     naive = make_runtime(sim, f"sqlite:///{tmp_path / 'naive.db'}")
     naive.settings = naive.settings.model_copy(update={"lookback_s": 0})
     careful = make_runtime(sim, f"sqlite:///{tmp_path / 'careful.db'}")
-    careful.settings = careful.settings.model_copy(update={"lookback_s": 10})
-    time.sleep(3.1)  # the seeded reports are long visible; let the seed second pass too
-    for rt in (naive, careful):
-        run_sync(rt, push=False)
+    careful.settings = careful.settings.model_copy(update={"lookback_s": 2 * lag})
+    offset = timedelta(0)
+
+    def advance(seconds: float) -> None:
+        nonlocal offset
+        offset += timedelta(seconds=seconds)
+        sim.set_faults(clock_offset_s=offset.total_seconds())
+
+    def sync_both() -> None:
+        for rt in (naive, careful):
+            run_sync(rt, push=False, now=lambda: utcnow() + offset)
+
+    advance(lag + 1)  # the seeded reports are long visible; let the seed's second pass too
+    sync_both()
     sim.generate_changes(60)
-    next_second()
-    for rt in (naive, careful):  # sees only the changes already visible
-        run_sync(rt, push=False)
-    time.sleep(3.1)
-    for rt in (naive, careful):
-        run_sync(rt, push=False)
+    advance(1.05)  # into a later second: the window then holds every change made
+    sync_both()  # sees only the changes already visible
+    advance(lag + 1)  # every change is visible now
+    sync_both()
     truth = truth_versions(sim)
     assert store_versions(careful.engine) == truth
     missed = {t for t, v in truth.items() if store_versions(naive.engine).get(t) != v}
