@@ -258,15 +258,24 @@ def test_a_first_sync_resumed_after_a_crash_is_still_quiet(
         run_sync(rt)
         with write_session(rt.engine) as session:  # as if it died after its pages
             session.execute(update(SyncRun).values(ok=False, error="killed"))
-        # time moves on both sides (LAPOR!'s clock ends the window): 2 s, then 4 s
-        sim.set_faults(clock_offset_s=2)
+        # time moves on both sides (LAPOR!'s clock ends the window), by the clocks'
+        # offset: each sync runs in a later second than the changes before it, so its
+        # window holds them all however fast or slow this machine is
+        offset = timedelta(0)
+
+        def advance(seconds: float) -> None:
+            nonlocal offset
+            offset += timedelta(seconds=seconds)
+            sim.set_faults(clock_offset_s=offset.total_seconds())
+
+        advance(2)
         sim.generate_changes(30)
-        offset = timedelta(seconds=2)
+        advance(1.05)
         run_sync(rt, now=lambda: utcnow() + offset)  # the resumed first sync
         resumed = list(rx.received)
-        sim.set_faults(clock_offset_s=4)
+        advance(2)
         sim.generate_changes(30)
-        offset = timedelta(seconds=4)
+        advance(1.05)
         run_sync(rt, now=lambda: utcnow() + offset)  # a sync after a successful one
         later = rx.received[len(resumed) :]
     assert resumed and all(not sections(m.body) for m in resumed)
