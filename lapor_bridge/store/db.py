@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _IMMEDIATE = "lapor_bridge_sqlite_immediate"
+SQLITE_CACHE_KIB = 16 * 1024  # per connection, filled only as pages are read
+SQLITE_AUTOCHECKPOINT_PAGES = 10_000  # ~40 MiB of WAL between checkpoints
 
 
 def _sqlite_events(engine: Engine) -> None:
@@ -39,6 +41,14 @@ def _sqlite_events(engine: Engine) -> None:
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # a sync or backfill page's reports land all over the big tables (their
+        # tracking ids interleave with those already stored), so one page's
+        # transaction dirties thousands of 4 KiB pages on a large store: SQLite's
+        # default 2 MiB cache spilled and re-read them, and the default
+        # checkpoint (every 1,000 WAL pages) copied every page of every commit
+        # into the database file; both cost more the larger the store
+        cursor.execute(f"PRAGMA cache_size={-SQLITE_CACHE_KIB}")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
