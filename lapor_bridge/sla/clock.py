@@ -161,11 +161,18 @@ def settlement_cycle(
             updated_at = facts.updated_at
             return 1, start, start if start > updated_at else updated_at, _SEEN_CLOSED
         return 1, start, None, None
-    settlements = sorted(
-        [f.at for f in facts.local if f.status == "SELESAI"]
-        + [f.at for f in _counted_upstream(facts) if f.status == "SELESAI"]
-    )
-    replies = sorted(f.at for f in facts.upstream if f.author == "PELAPOR")
+    upstream = facts.upstream
+    settlements = [f.at for f in facts.local if f.status == "SELESAI"]
+    if upstream:
+        settlements += [
+            f.at
+            for f in upstream
+            if f.status == "SELESAI" and f.author == "INSTANSI" and not f.is_echo
+        ]
+        replies = sorted([f.at for f in upstream if f.author == "PELAPOR"])
+    else:
+        replies = []
+    settlements.sort()
     cycle, cycle_start = 1, start
     while True:
         # in the first cycle an event before the start counts as at the start
@@ -173,14 +180,14 @@ def settlement_cycle(
         if not pending:
             break
         settled = max(pending[0], cycle_start)
-        reply = next((r for r in replies if r > settled), None)
+        reply = next((r for r in replies if r > settled), None) if replies else None
         if reply is None:
-            return cycle, cycle_start, settled, StopReason.SETTLED
+            return cycle, cycle_start, settled, _SETTLED
         cycle, cycle_start = cycle + 1, reply
     # after a reopen, only a version updated after the reply shows a new settlement
     seen_after_start = cycle == 1 or facts.updated_at > cycle_start
     if facts.status in _CLOSED and seen_after_start:
-        return cycle, cycle_start, max(facts.updated_at, cycle_start), StopReason.SEEN_CLOSED
+        return cycle, cycle_start, max(facts.updated_at, cycle_start), _SEEN_CLOSED
     return cycle, cycle_start, None, None
 
 
