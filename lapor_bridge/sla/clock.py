@@ -24,7 +24,6 @@ calendar. The rules (README, "SLA clock rules"):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import NamedTuple
@@ -135,15 +134,11 @@ def clock_start(facts: ClockFacts) -> datetime:
     return facts.disposed_at if facts.disposed_at is not None else facts.created_at
 
 
-def _counted_upstream(facts: ClockFacts) -> Iterable[ClockFollowUp]:
-    """Upstream follow-ups of the regency that are not echoes of local ones."""
-    return (f for f in facts.upstream if f.author == "INSTANSI" and not f.is_echo)
-
-
 def first_followup_at(facts: ClockFacts) -> tuple[datetime, StopReason] | None:
     local, upstream = facts.local, facts.upstream
     if local or upstream:
         times = [f.at for f in local]
+        # upstream: the regency's follow-ups that are not echoes of local ones
         times += [f.at for f in upstream if f.author == "INSTANSI" and not f.is_echo]
         if times:
             return min(times), _FOLLOWUP
@@ -196,7 +191,7 @@ def settlement_cycle(
 
 def compute_clock(facts: ClockFacts, policy: Policy, calendar: WorkingCalendar) -> Clock:
     """The current clock of one report under one policy."""
-    start = facts.disposed_at if facts.disposed_at is not None else facts.created_at
+    start = facts.disposed_at if facts.disposed_at is not None else facts.created_at  # clock_start
     cycle = 1
     stop: tuple[datetime, StopReason] | None
     if policy.stop is _FIRST_FOLLOWUP:
