@@ -57,6 +57,8 @@ class WorkingCalendar:
         self._working = lru_cache(maxsize=65536)(self._is_working_day)
         self._nth = lru_cache(maxsize=65536)(self._nth_working_day_after)
         self._used_up = lru_cache(maxsize=65536)(self._used_up_uncached)
+        # (local start date, n, at-risk share) -> (due, at risk): see working_deadlines
+        self._deadlines: dict[tuple[dt.date, int, float], tuple[datetime, datetime]] = {}
 
     @cached_property
     def _holidays(self) -> HolidayBase:
@@ -122,6 +124,22 @@ class WorkingCalendar:
         if days <= 0:
             raise ValueError("days must be positive")
         return self._used_up(self.local_date(start), days)
+
+    def working_deadlines(
+        self, start: datetime, n: int, at_risk: float
+    ) -> tuple[datetime, datetime]:
+        """(add_working_days(start, n), add_working_time(start, n * at_risk)) in one
+        step. Both depend only on the local date of `start` (and the calendar), so
+        they are memoised by that date: one zone conversion and one lookup a clock."""
+        key = (start.astimezone(self.zone).date(), n, at_risk)
+        found = self._deadlines.get(key)
+        if found is None:
+            if n < 1:
+                raise ValueError("n must be at least 1")
+            found = (self._used_up(key[0], float(n)), self._used_up(key[0], n * at_risk))
+            if len(self._deadlines) < 65536:  # a century of start dates per policy
+                self._deadlines[key] = found
+        return found
 
     def _used_up_uncached(self, start_day: dt.date, days: float) -> datetime:
         whole = int(days)

@@ -13,29 +13,22 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import datetime
-from typing import IO, Any
-
-from rich import box
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from typing import IO, TYPE_CHECKING, Any
 
 from lapor_bridge.runtime import Runtime
 from lapor_bridge.sla.clock import ClockState
 from lapor_bridge.sla.policy import SlaPolicies, default_policies
 from lapor_bridge.sla.refresh import refresh_clocks
-from lapor_bridge.sla.views import (
-    UNASSIGNED,
-    ClockRow,
-    PolicySummary,
-    Worklist,
-    list_clocks,
-    list_report_clocks,
-    rank_opds,
-    summarize,
-)
 from lapor_bridge.store import read_session, write_session
 from lapor_bridge.timeutil import utcnow
+
+# rich and the views are imported by the commands that print: `sla recompute`
+# prints one line and needs neither (a twentieth of a second of its start)
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from lapor_bridge.sla.views import ClockRow, PolicySummary, Worklist
 
 
 def _policies(rt: Runtime) -> SlaPolicies:
@@ -64,6 +57,10 @@ def show_clocks(
     """Print the clocks, most urgent first: as a table one row per report (both
     clocks, title, kecamatan; "N more, use --limit" when cut), as JSON or CSV
     one row per clock. Returns the row count."""
+    from rich.console import Console
+
+    from lapor_bridge.sla.views import list_clocks, list_report_clocks
+
     policies = _policies(rt)
     now = now or utcnow()
     opd = _opd_code(rt, opd)
@@ -116,6 +113,7 @@ def show_clocks(
 def _opd_code(rt: Runtime, opd: str | None) -> str | None:
     """The unit code `opd` names (any case), or an error with a "did you mean"."""
     from lapor_bridge.mapping.apply import unit_code
+    from lapor_bridge.sla.views import UNASSIGNED
 
     return unit_code(rt.settings.mappings_dir, opd, also=(UNASSIGNED,))
 
@@ -133,6 +131,8 @@ def show_summary(
 ) -> list[PolicySummary]:
     """Print the per-OPD summary (clocks started in [since, until)) as a table,
     JSON or CSV, OPD ordered by `sort` (breaches, on-time, name)."""
+    from lapor_bridge.sla.views import rank_opds, summarize
+
     policies = _policies(rt)
     opd = _opd_code(rt, opd)
     with read_session(rt.engine) as session:
@@ -168,6 +168,8 @@ def _catalog(lang: str) -> Any:
 
 def _console(out: IO[str]) -> Console:
     """Rich on `out`: the terminal's width, 80 columns on a pipe or file."""
+    from rich.console import Console
+
     return Console(file=out, width=None if out.isatty() else 80, highlight=False)
 
 
@@ -182,6 +184,8 @@ _STYLE = {
 
 
 def write_csv(rows: Sequence[ClockRow], out: IO[str]) -> None:
+    from lapor_bridge.sla.views import ClockRow
+
     fields = list(ClockRow.__dataclass_fields__)
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
@@ -214,6 +218,9 @@ SUMMARY_HEADERS = ("total", "on\ntrack", "at\nrisk", "breached", "met", "late", 
 
 def summary_tables(summary: Sequence[PolicySummary], *, lang: str = "id") -> list[Table]:
     """One table per policy, one row per OPD: fits 80 columns."""
+    from rich import box
+    from rich.table import Table
+
     catalog = _catalog(lang)
     _ = catalog.gettext
     by_policy: dict[str, list[PolicySummary]] = {}
@@ -289,6 +296,10 @@ def worklist_table(
     left (or when it stopped), title and kecamatan, in the liaison's language.
     Codes and ids never wrap; title and kecamatan wrap to fit the terminal (80
     columns when piped)."""
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
     from lapor_bridge.i18n import format_local_time, format_time_left
 
     _ = _catalog(lang).gettext
