@@ -12,6 +12,7 @@ before or after the subcommand.
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import sys
 from collections.abc import Callable, Iterator
@@ -869,6 +870,10 @@ def notifications_retry(
 
 
 def main() -> None:
+    # the young generation collected every 5,000 allocations instead of 700: a
+    # backfill page allocates hundreds of thousands of objects and hardly any
+    # form a cycle (10-15 % less CPU, the same peak memory: bench/NOTES.md)
+    gc.set_threshold(5000, 10, 10)
     app(args=hoist_global_options(sys.argv[1:]), prog_name="lapor-bridge")
 
 
