@@ -47,6 +47,17 @@ def test_metrics_file_tracks_success_and_failure(
     assert status["last_sync"]["outcome"] == "failed" and status["last_sync"]["exit_status"] == 4
     assert status["last_success"]["ok"] is True
 
+    # a report LAPOR! transfers away is counted as transferred (through its
+    # transferred_at, which the partial index of 0006 counts)
+    moved = sim.truth()[0]["tracking_id"]
+    sim.update_report(moved, status="DIALIHKAN")
+    next_second()
+    run_sync(rt, push=False)
+    text = path.read_text()
+    assert gauge(text, "lapor_bridge_reports", '{transferred="true"}') == 1
+    assert gauge(text, "lapor_bridge_reports", '{transferred="false"}') == 29
+    assert bridge_status(rt.engine)["transferred"] == 1
+
 
 class FailingListing(Runtime):
     """The real client, except that listing fails once topics were read: a run
