@@ -81,9 +81,21 @@ class Upsert:
         )
 
 
+_WRITER = "lapor_bridge.bulk_writer"  # the key of a session's writer in Session.info
+
+
 def writer(session: Session) -> BulkWriter:
-    """The bulk writer of the session's current connection (and transaction)."""
-    return BulkWriter(session.connection())
+    """The bulk writer of the session's current connection (and transaction).
+
+    One writer per connection of the session, so the stored forms of times
+    (`BulkWriter.time`) are shared by every step of a page: the page's stamp,
+    the due times the clocks were written with and the events told of them are
+    formatted once."""
+    connection = session.connection()
+    found = session.info.get(_WRITER)
+    if found is None or found.connection is not connection:
+        found = session.info[_WRITER] = BulkWriter(connection)
+    return found
 
 
 class BulkWriter:

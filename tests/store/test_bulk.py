@@ -181,4 +181,4 @@ def test_values_written_by_the_orm_compare_equal_in_stored_form(engine):
 def test_an_unknown_engine_gets_one_clear_error():
     connection = SimpleNamespace(dialect=SimpleNamespace(name="mysql"))
     with pytest.raises(UnsupportedStore, match="SQLite or PostgreSQL, not mysql"):
-        writer(SimpleNamespace(connection=lambda: connection))
+        writer(SimpleNamespace(connection=lambda: connection, info={}))
