@@ -33,9 +33,8 @@ the first sync of a new store) are only counted in a summary.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import aliased
@@ -94,8 +93,9 @@ KINDS = (
 )
 
 
-@dataclass(frozen=True)
-class Decided:
+class Decided(NamedTuple):
+    """One event decided (a named tuple: a page decides thousands)."""
+
     kind: str
     recipient: str
     ref: str
@@ -215,6 +215,7 @@ def _clock_events(
 ) -> list[Decided]:
     out: list[Decided] = []
     bulk = writer(session)
+    read_time = BulkWriter.read_time
     for level in escalation.levels:
         kind = _kind(level)
         point = "at_risk_at" if level.at == "at_risk" else "due_at"
@@ -237,22 +238,21 @@ def _clock_events(
             sql += f" AND c.policy IN ({', '.join(['?'] * len(level.policies))})"
             params += sorted(level.policies)
         sql += " AND {ids}"
+        # equal details and targets are built once: (cycle, unit) repeat over many clocks
+        details: dict[tuple[Any, str], dict[str, Any]] = {}
+        targets: dict[str, list[str]] = {}
         for tracking_id, policy, cycle, at, opd in bulk.query_in(sql, params, "c.tracking_id", ids):
             unit = opd or mapping.default
-            detail = {"level": level.id, "cycle": cycle, "opd": unit}
-            at = BulkWriter.read_time(at)
-            for recipient in _targets(level, unit, mapping, escalation):
-                out.append(
-                    Decided(
-                        kind,
-                        recipient,
-                        f"{tracking_id}:{policy}:{cycle}:{level.id}",
-                        at + shift,
-                        tracking_id,
-                        policy,
-                        detail,
-                    )
-                )
+            detail = details.get((cycle, unit))
+            if detail is None:
+                detail = details[cycle, unit] = {"level": level.id, "cycle": cycle, "opd": unit}
+            told = targets.get(unit)
+            if told is None:
+                told = targets[unit] = _targets(level, unit, mapping, escalation)
+            at = read_time(at) + shift
+            ref = f"{tracking_id}:{policy}:{cycle}:{level.id}"
+            for recipient in told:
+                out.append(Decided(kind, recipient, ref, at, tracking_id, policy, detail))
     return out
 
 
@@ -503,21 +503,10 @@ def _insert(session: Session, decided: list[Decided], *, now: datetime, quiet: b
     keyed = {(d.kind, d.ref, d.recipient): d for d in reversed(decided)}  # the first decided
     decided = [keyed[key] for key in sorted(keyed)]
     bulk = writer(session)
-    created, texts = bulk.time(now), _DetailTexts()
+    created, stored, time = bulk.time(now), _DetailTexts().stored, bulk.time
     rows = [
-        (
-            d.kind,
-            d.recipient,
-            d.ref,
-            d.tracking_id,
-            d.policy,
-            texts.stored(d.detail),
-            bulk.time(d.occurred_at),
-            created,
-            quiet,
-            None,
-        )
-        for d in decided
+        (kind, recipient, ref, tracking_id, policy, stored(detail), time(at), created, quiet, None)
+        for kind, recipient, ref, at, tracking_id, policy, detail in decided
     ]
     return bulk.insert_new("notify_event", EVENT_COLUMNS, rows, key=EVENT_KEY)
 
@@ -529,10 +518,21 @@ class _DetailTexts:
     def __init__(self) -> None:
         # the type is in the key: 1, 1.0 and True are equal but not written alike
         self._texts: dict[tuple[tuple[str, type, Any], ...], str | None] = {}
+        self._seen: dict[int, tuple[dict[str, Any], str | None]] = {}
 
     def stored(self, detail: dict[str, Any] | None) -> str | None:
         if detail is None:
             return None
+        # the same dict again (a clock's targets share one): its text, without the key.
+        # The dict is held beside its text, so its id is not reused while cached.
+        seen = self._seen.get(id(detail))
+        if seen is not None and seen[0] is detail:
+            return seen[1]
+        text = self._text(detail)
+        self._seen[id(detail)] = (detail, text)
+        return text
+
+    def _text(self, detail: dict[str, Any]) -> str | None:
         try:
             key = tuple((name, type(value), value) for name, value in detail.items())
             found = self._texts.get(key)

@@ -81,9 +81,21 @@ class Upsert:
         )
 
 
+_WRITER = "lapor_bridge.bulk_writer"  # the key of a session's writer in Session.info
+
+
 def writer(session: Session) -> BulkWriter:
-    """The bulk writer of the session's current connection (and transaction)."""
-    return BulkWriter(session.connection())
+    """The bulk writer of the session's current connection (and transaction).
+
+    One writer per connection of the session, so the stored forms of times
+    (`BulkWriter.time`) are shared by every step of a page: the page's stamp,
+    the due times the clocks were written with and the events told of them are
+    formatted once."""
+    connection = session.connection()
+    found = session.info.get(_WRITER)
+    if found is None or found.connection is not connection:
+        found = session.info[_WRITER] = BulkWriter(connection)
+    return found
 
 
 class BulkWriter:
@@ -242,8 +254,7 @@ class BulkWriter:
             self._copy(table, columns, rows)
             return
         staging = self._staging(table, columns, rows)
-        self.connection.exec_driver_sql(_insert_select_sql(table, columns, staging, on_conflict))
-        self.connection.exec_driver_sql(f"DELETE FROM {staging}")
+        self._from_staging(_insert_select_sql(table, columns, staging, on_conflict), staging)
 
     def insert_new(
         self, table: str, columns: Sequence[str], rows: Sequence[Row], *, key: Sequence[str]
@@ -281,9 +292,7 @@ class BulkWriter:
             return new
         # staging is scanned in the order COPY wrote it: the rows go in as given
         staging = self._staging(table, columns, rows)
-        result = self.connection.exec_driver_sql(_insert_select_sql(table, columns, staging, rule))
-        self.connection.exec_driver_sql(f"DELETE FROM {staging}")
-        return int(result.rowcount)
+        return self._from_staging(_insert_select_sql(table, columns, staging, rule), staging)
 
     def update(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
         """UPDATE the rows whose first column (the key) matches, setting the others."""
@@ -300,10 +309,9 @@ class BulkWriter:
             return
         staging = self._staging(table, columns, rows)
         sets = ", ".join(f"{c} = s.{c}" for c in rest)
-        self.connection.exec_driver_sql(
-            f"UPDATE {table} AS t SET {sets} FROM {staging} AS s WHERE t.{key} = s.{key}"
+        self._from_staging(
+            f"UPDATE {table} AS t SET {sets} FROM {staging} AS s WHERE t.{key} = s.{key}", staging
         )
-        self.connection.exec_driver_sql(f"DELETE FROM {staging}")
 
     def delete(self, table: str, key: Sequence[str], keys: Sequence[Row]) -> None:
         """DELETE the rows whose `key` columns equal one of `keys`."""
@@ -329,6 +337,15 @@ class BulkWriter:
         )
         self._copy(staging, columns, rows)
         return staging
+
+    def _from_staging(self, sql: str, staging: str) -> int:
+        """Run `sql` (which reads `staging`) and empty `staging` for the next batch
+        of this transaction, in one round trip; returns the rows `sql` changed.
+        (No parameters: psycopg sends both statements as one simple query.)"""
+        raw = self.connection.connection.driver_connection
+        with raw.cursor() as cursor:
+            cursor.execute(f"{sql}; DELETE FROM {staging}")
+            return int(cursor.rowcount)  # the first statement's
 
     def _copy(self, table: str, columns: tuple[str, ...], rows: Sequence[Row]) -> None:
         raw = self.connection.connection.driver_connection

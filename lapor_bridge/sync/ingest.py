@@ -93,6 +93,7 @@ def store_page(
     bulk = writer(session)
     stored = _stored_versions(bulk, list(newest))
     rows = []
+    tags: dict[tuple[str, ...], str | None] = {}  # tags as stored JSON: most lists repeat ([])
     for tracking_id, (report, raw, text) in newest.items():
         before = stored.get(tracking_id)
         if before is not None and before >= report.version:
@@ -103,7 +104,7 @@ def store_page(
         else:
             result.updated += 1
         stored_raw = text if text is not None else bulk.raw_json(raw)
-        rows.append(_row(bulk, report, stored_raw, instansi_id=instansi_id, now=now))
+        rows.append(_row(bulk, report, stored_raw, instansi_id=instansi_id, now=now, tags=tags))
         result.tracking_ids.append(tracking_id)
     if rows:
         bulk.insert("report", _REPORT_COLUMNS, rows, on_conflict=_REPORT_UPSERT)
@@ -250,13 +251,20 @@ def _row(
     *,
     instansi_id: int,
     now: datetime,
+    tags: dict[tuple[str, ...], str | None] | None = None,
 ) -> tuple[Any, ...]:
     """The report's row in `_REPORT_COLUMNS` order, values in stored form
-    (`raw` the record's JSON text as it is stored)."""
+    (`raw` the record's JSON text as it is stored; `tags` the stored JSON of
+    the tag lists already seen, kept across the rows of a page)."""
     reporter = None if report.privacy == Privacy.ANONIM else report.reporter
     location = report.location
     transferred = report.status == Status.DIALIHKAN or report.instansi_id != instansi_id
-    tags = list(report.tags)
+    listed = tuple(report.tags)
+    stored_tags = None if tags is None else tags.get(listed)
+    if stored_tags is None:
+        stored_tags = BulkWriter.json(list(listed))
+        if tags is not None:
+            tags[listed] = stored_tags
     channel = report.channel.value
     updated_at = bulk.time(report.updated_at)
     stamp = bulk.time(now)
@@ -276,8 +284,8 @@ def _row(
         reporter.email if reporter else None,
         location.kecamatan if location else None,
         location.desa if location else None,
-        bulk.json(tags),
-        is_masbupsiaga(channel, report.content, tags),
+        stored_tags,
+        is_masbupsiaga(channel, report.content, listed),
         bulk.time(report.created_at),
         bulk.time(report.disposed_at),
         updated_at,

@@ -181,4 +181,13 @@ def test_values_written_by_the_orm_compare_equal_in_stored_form(engine):
 def test_an_unknown_engine_gets_one_clear_error():
     connection = SimpleNamespace(dialect=SimpleNamespace(name="mysql"))
     with pytest.raises(UnsupportedStore, match="SQLite or PostgreSQL, not mysql"):
-        writer(SimpleNamespace(connection=lambda: connection))
+        writer(SimpleNamespace(connection=lambda: connection, info={}))
+
+
+def test_a_session_keeps_one_writer_per_connection(engine):
+    with write_session(engine) as s:
+        bulk = writer(s)
+        assert writer(s) is bulk  # one page's steps share the stored forms of times
+        assert bulk.time(T0) is writer(s).time(T0)
+    with write_session(engine) as s:
+        assert writer(s) is not bulk and writer(s).connection is s.connection()
