@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import CheckConstraint, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
+from sqlmodel.main import SQLModelConfig
 
 from lapor_bridge.store.types import JSONText, UTCDateTime
 
@@ -25,10 +26,17 @@ def _json(*, nullable: bool = True) -> Any:
     return Field(default=None, sa_column=Column(JSONText(), nullable=nullable))
 
 
+class _Table(SQLModel):
+    """The base of every table: pydantic builds a table's validator and serializer
+    at its first use (a table row is made without validation), not at import."""
+
+    model_config = SQLModelConfig(defer_build=True)
+
+
 # --- the store itself --------------------------------------------------------
 
 
-class StoreMeta(SQLModel, table=True):
+class StoreMeta(_Table, table=True):
     """One row: what this store is and whom it serves. Its presence marks a
     lapor-bridge store; the instansi and API are recorded by the first command
     that talks to LAPOR!, and another instansi or API is refused afterwards."""
@@ -46,7 +54,7 @@ class StoreMeta(SQLModel, table=True):
 # --- pull ------------------------------------------------------------------
 
 
-class TopicRow(SQLModel, table=True):
+class TopicRow(_Table, table=True):
     __tablename__ = "topic"
 
     id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
@@ -55,7 +63,7 @@ class TopicRow(SQLModel, table=True):
     synced_at: datetime = _time()
 
 
-class ReportRow(SQLModel, table=True):
+class ReportRow(_Table, table=True):
     """The newest version of each report that was ever disposed to the regency."""
 
     __tablename__ = "report"
@@ -98,7 +106,7 @@ class ReportRow(SQLModel, table=True):
     last_synced_at: datetime = _time()
 
 
-class UpstreamFollowUpRow(SQLModel, table=True):
+class UpstreamFollowUpRow(_Table, table=True):
     """A follow-up as LAPOR! lists it: the regency's (echoes), the citizen's, the admin's."""
 
     __tablename__ = "upstream_followup"
@@ -124,7 +132,7 @@ class UpstreamFollowUpRow(SQLModel, table=True):
     first_seen_at: datetime = _time()
 
 
-class SyncCheckpoint(SQLModel, table=True):
+class SyncCheckpoint(_Table, table=True):
     """High-water mark of a pull stream of one instansi: every change with
     updated_at < high_water that was visible when read is stored. Written in the
     same transaction as the page it covers."""
@@ -138,7 +146,7 @@ class SyncCheckpoint(SQLModel, table=True):
     updated_at: datetime = _time()
 
 
-class BackfillRun(SQLModel, table=True):
+class BackfillRun(_Table, table=True):
     """A bounded backfill of [since, until), walked in windows, resumable."""
 
     __tablename__ = "backfill_run"
@@ -154,7 +162,7 @@ class BackfillRun(SQLModel, table=True):
     finished_at: datetime | None = _time(nullable=True)
 
 
-class Quarantine(SQLModel, table=True):
+class Quarantine(_Table, table=True):
     """A record that failed validation: kept with its raw JSON and the reason."""
 
     __tablename__ = "quarantine"
@@ -173,7 +181,7 @@ class Quarantine(SQLModel, table=True):
     resolved_at: datetime | None = _time(nullable=True)  # a later valid version arrived
 
 
-class SyncRun(SQLModel, table=True):
+class SyncRun(_Table, table=True):
     """One run of a job (sync, backfill, push, remap, notify), written by
     lapor_bridge.job whatever ended it, refusals included."""
 
@@ -195,7 +203,7 @@ class SyncRun(SQLModel, table=True):
 # --- mapping ---------------------------------------------------------------
 
 
-class Assignment(SQLModel, table=True):
+class Assignment(_Table, table=True):
     """Which OPD answers a report now, and why (written by lapor_bridge.mapping only).
 
     A manual assignment (mapped_by "manual") is never changed by the rules;
@@ -214,7 +222,7 @@ class Assignment(SQLModel, table=True):
     assigned_by: str | None = None  # "sync", "remap", or the admin's name
 
 
-class AssignmentHistory(SQLModel, table=True):
+class AssignmentHistory(_Table, table=True):
     """Every change of assignment: who or what, when, from, to, why."""
 
     __tablename__ = "assignment_history"
@@ -235,7 +243,7 @@ class AssignmentHistory(SQLModel, table=True):
 # --- SLA -------------------------------------------------------------------
 
 
-class SlaClock(SQLModel, table=True):
+class SlaClock(_Table, table=True):
     """One clock of one report under one policy (the current cycle).
 
     No state is stored: ON_TRACK/AT_RISK/BREACHED change with time, so the
@@ -277,7 +285,7 @@ class SlaClock(SQLModel, table=True):
 # --- push (transactional outbox) -------------------------------------------
 
 
-class TindakLanjut(SQLModel, table=True):
+class TindakLanjut(_Table, table=True):
     """A local follow-up written by an OPD, and its delivery state upstream.
 
     The row is the follow-up and its outbox entry at once, so writing one is
@@ -324,7 +332,7 @@ class TindakLanjut(SQLModel, table=True):
 # --- notifications (transactional outbox of messages) -------------------------
 
 
-class NotifyEvent(SQLModel, table=True):
+class NotifyEvent(_Table, table=True):
     """Something one recipient must be told, decided from stored facts.
 
     The natural key (kind, ref, recipient) makes an event for one recipient
@@ -353,7 +361,7 @@ class NotifyEvent(SQLModel, table=True):
     batch_id: int | None = None  # the message that told it (None: not yet composed)
 
 
-class NotifyBatch(SQLModel, table=True):
+class NotifyBatch(_Table, table=True):
     """One message for one recipient, composed once (text fixed at composition),
     delivered to each of the recipient's channels by a NotifyMessage."""
 
@@ -371,7 +379,7 @@ class NotifyBatch(SQLModel, table=True):
     created_at: datetime = _time()
 
 
-class NotifyMessage(SQLModel, table=True):
+class NotifyMessage(_Table, table=True):
     """The delivery of one batch to one channel (an apprise URL), with its state.
 
     `channel` is a fingerprint of the URL as written (placeholders unexpanded);
@@ -407,7 +415,7 @@ class NotifyMessage(SQLModel, table=True):
     note: str | None = Field(default=None, sa_column=Column(Text))
 
 
-class NotifyWatermark(SQLModel, table=True):
+class NotifyWatermark(_Table, table=True):
     """How far the event decisions have read a growing table (e.g. assignment_history)."""
 
     __tablename__ = "notify_watermark"
