@@ -90,8 +90,12 @@ def bridge_status(
             None,
         )
         reports = session.scalar(select(func.count()).select_from(ReportRow)) or 0
-        transferred = (
-            session.scalar(select(func.count()).select_from(ReportRow).where(ReportRow.transferred))
+        transferred = (  # set exactly while transferred: 0006's index counts them
+            session.scalar(
+                select(func.count())
+                .select_from(ReportRow)
+                .where(ReportRow.transferred_at.is_not(None))
+            )
             or 0
         )
         unmapped = (
