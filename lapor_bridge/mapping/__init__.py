@@ -14,8 +14,9 @@ and the store's tables), so a command loads only what it uses.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from lapor_bridge.lazy import lazy_names
 
 if TYPE_CHECKING:
     from lapor_bridge.mapping.apply import (
@@ -53,13 +54,7 @@ _MODULE_OF = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value  # the next use is a plain lookup
-    return value
+__getattr__ = lazy_names(__name__, globals(), _MODULE_OF)
 
 
 __all__ = [

@@ -15,7 +15,9 @@ one module of the package (e.g. commands.py for `status`) loads only it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from lapor_bridge.lazy import lazy_names
 
 if TYPE_CHECKING:
     from lapor_bridge.notify.events import record_events
@@ -23,10 +25,4 @@ if TYPE_CHECKING:
 __all__ = ["record_events"]
 
 
-def __getattr__(name: str) -> Any:
-    if name != "record_events":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from lapor_bridge.notify.events import record_events
-
-    globals()[name] = record_events  # the next use is a plain lookup
-    return record_events
+__getattr__ = lazy_names(__name__, globals(), {"record_events": "events"})

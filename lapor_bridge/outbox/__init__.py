@@ -16,8 +16,9 @@ client models), so a command loads only what it uses.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from lapor_bridge.lazy import lazy_names
 
 if TYPE_CHECKING:
     from lapor_bridge.outbox.admin import (
@@ -60,13 +61,7 @@ _MODULE_OF = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULE_OF.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # the next use is a plain lookup
-    return value
+__getattr__ = lazy_names(__name__, globals(), _MODULE_OF)
 
 
 __all__ = [
