@@ -518,21 +518,10 @@ class _DetailTexts:
     def __init__(self) -> None:
         # the type is in the key: 1, 1.0 and True are equal but not written alike
         self._texts: dict[tuple[tuple[str, type, Any], ...], str | None] = {}
-        self._seen: dict[int, tuple[dict[str, Any], str | None]] = {}
 
     def stored(self, detail: dict[str, Any] | None) -> str | None:
         if detail is None:
             return None
-        # the same dict again (a clock's targets share one): its text, without the key.
-        # The dict is held beside its text, so its id is not reused while cached.
-        seen = self._seen.get(id(detail))
-        if seen is not None and seen[0] is detail:
-            return seen[1]
-        text = self._text(detail)
-        self._seen[id(detail)] = (detail, text)
-        return text
-
-    def _text(self, detail: dict[str, Any]) -> str | None:
         try:
             key = tuple((name, type(value), value) for name, value in detail.items())
             found = self._texts.get(key)

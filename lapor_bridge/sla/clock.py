@@ -134,12 +134,14 @@ def clock_start(facts: ClockFacts) -> datetime:
     return facts.disposed_at if facts.disposed_at is not None else facts.created_at
 
 
+def _counted_upstream(upstream: tuple[ClockFollowUp, ...]) -> list[ClockFollowUp]:
+    """Upstream follow-ups of the regency that are not echoes of local ones."""
+    return [f for f in upstream if f.author == "INSTANSI" and not f.is_echo]
+
+
 def first_followup_at(facts: ClockFacts) -> tuple[datetime, StopReason] | None:
-    local, upstream = facts.local, facts.upstream
-    if local or upstream:
-        times = [f.at for f in local]
-        # upstream: the regency's follow-ups that are not echoes of local ones
-        times += [f.at for f in upstream if f.author == "INSTANSI" and not f.is_echo]
+    if facts.local or facts.upstream:
+        times = [f.at for f in facts.local] + [f.at for f in _counted_upstream(facts.upstream)]
         if times:
             return min(times), _FOLLOWUP
     if facts.status in _ANSWERED:
@@ -151,19 +153,10 @@ def settlement_cycle(
     facts: ClockFacts, start: datetime
 ) -> tuple[int, datetime, datetime | None, StopReason | None]:
     """(cycle, cycle start, settled at, reason) of the current settlement cycle."""
-    if not facts.local and not facts.upstream:  # no follow-up: one cycle, no reopen
-        if facts.status in _CLOSED:
-            updated_at = facts.updated_at
-            return 1, start, start if start > updated_at else updated_at, _SEEN_CLOSED
-        return 1, start, None, None
     upstream = facts.upstream
     settlements = [f.at for f in facts.local if f.status == "SELESAI"]
     if upstream:
-        settlements += [
-            f.at
-            for f in upstream
-            if f.status == "SELESAI" and f.author == "INSTANSI" and not f.is_echo
-        ]
+        settlements += [f.at for f in _counted_upstream(upstream) if f.status == "SELESAI"]
         replies = sorted([f.at for f in upstream if f.author == "PELAPOR"])
     else:
         replies = []
@@ -191,7 +184,7 @@ def settlement_cycle(
 
 def compute_clock(facts: ClockFacts, policy: Policy, calendar: WorkingCalendar) -> Clock:
     """The current clock of one report under one policy."""
-    start = facts.disposed_at if facts.disposed_at is not None else facts.created_at  # clock_start
+    start = clock_start(facts)
     cycle = 1
     stop: tuple[datetime, StopReason] | None
     if policy.stop is _FIRST_FOLLOWUP:
@@ -209,11 +202,7 @@ def compute_clock(facts: ClockFacts, policy: Policy, calendar: WorkingCalendar) 
         moved = max(facts.transferred_at or facts.updated_at, start)
         if stopped_at is None or moved < stopped_at:
             stopped_at, stop_reason = moved, _TRANSFERRED
-    duration = (
-        policy.complex_duration
-        if facts.complex and policy.complex_duration is not None
-        else policy.duration
-    )
+    duration = policy.duration_for(complex_case=facts.complex)
     due_at, at_risk_at = deadlines(start, duration, policy.at_risk, calendar)
     # tuple.__new__: a NamedTuple's own __new__ is a Python function (a fifth of a
     # microsecond); the fields in their order

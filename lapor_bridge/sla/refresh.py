@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import gc
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session
@@ -117,29 +117,13 @@ def _chunks(bulk: BulkWriter, tracking_ids: Sequence[int] | None) -> Iterator[li
 # --- reading ---------------------------------------------------------------
 
 
-_AWARE_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_NAIVE_EPOCH = datetime(1970, 1, 1)
-
-
-def _times(bulk: BulkWriter) -> tuple[Callable[[str], str], Callable[[Any], datetime]]:
-    """How a stored time is read cheaply: (the SQL expression for a time column,
-    the call that makes its value aware UTC), equal to `bulk.read_time` of the
-    column; NULL stays None. SQLite: the stored text with the UTC offset appended
-    in SQL, then datetime.fromisoformat (one C call, no Python frame). PostgreSQL:
-    the naive UTC datetime moved onto the aware epoch, which is exactly
-    value.replace(tzinfo=UTC) (whole microseconds) at a fraction of its cost."""
-    if bulk.engine == "sqlite":
-        return (lambda column: f"{column} || '+00:00'"), datetime.fromisoformat
-    return (lambda column: column), lambda value: _AWARE_EPOCH + (value - _NAIVE_EPOCH)
-
-
 def _load_facts(bulk: BulkWriter, ids: list[int]) -> list[ClockFacts]:
     """The facts of these reports in three bulk reads."""
     # imported here: lapor_bridge.outbox imports the SLA package, so a module-level
     # import would be a cycle; the state names stay in one place all the same
     from lapor_bridge.outbox.states import OutboxState
 
-    sql, time = _times(bulk)
+    sql, time = bulk.time_column, bulk.read_time_column
     local_by_id: dict[int, list[LocalFollowUp]] = defaultdict(list)
     # a follow-up an admin withdrew (outbox `cancelled`) was never an answer
     for tracking_id, at, status in bulk.select_in(
@@ -201,9 +185,8 @@ _UPSERT = Upsert(key=("tracking_id", "policy"))
 
 def _stored_clocks(bulk: BulkWriter, ids: list[int]) -> dict[tuple[int, str], tuple[Any, ...]]:
     """The stored clocks of these reports, keyed (tracking_id, policy), without
-    computed_at; the times as `_times` reads them (one C call from aware UTC)."""
-    sql, _ = _times(bulk)
-    columns = tuple(sql(c) if c.endswith("_at") else c for c in _COLUMNS[:-1])
+    computed_at; the times as `bulk.time_column` selects them."""
+    columns = tuple(bulk.time_column(c) if c.endswith("_at") else c for c in _COLUMNS[:-1])
     return {
         (row[0], row[1]): row for row in bulk.select_in("sla_clock", columns, "tracking_id", ids)
     }
@@ -222,7 +205,7 @@ def _write(
     costs no write. Returns the rows written. The stored times are compared read
     back (one C call each: cheaper than formatting every computed time); only
     the clocks that changed are put in stored form."""
-    time, (_, read) = bulk.time, _times(bulk)
+    time, read = bulk.time, bulk.read_time_column
     computed_at = time(now)
     rows: list[tuple[Any, ...]] = []
     found = stored.get

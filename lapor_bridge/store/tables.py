@@ -26,6 +26,11 @@ def _json(*, nullable: bool = True) -> Any:
     return Field(default=None, sa_column=Column(JSONText(), nullable=nullable))
 
 
+def _partial_index(name: str, column: str, *, where: str) -> Index:
+    """An index of the rows matching `where`, on both engines."""
+    return Index(name, column, sqlite_where=text(where), postgresql_where=text(where))
+
+
 class _Table(SQLModel):
     """The base of every table: pydantic builds a table's validator and serializer
     at its first use (a table row is made without validation), not at import."""
@@ -71,11 +76,8 @@ class ReportRow(_Table, table=True):
     __table_args__ = (
         Index("ix_report_updated_at", "updated_at"),
         Index("ix_report_status", "status"),
-        Index(
-            "ix_report_transferred_at",
-            "transferred_at",
-            sqlite_where=text("transferred_at IS NOT NULL"),
-            postgresql_where=text("transferred_at IS NOT NULL"),
+        _partial_index(
+            "ix_report_transferred_at", "transferred_at", where="transferred_at IS NOT NULL"
         ),
     )
 
@@ -112,11 +114,8 @@ class UpstreamFollowUpRow(_Table, table=True):
     __tablename__ = "upstream_followup"
     # every sync's time pass asks which citizens replied lately (0006)
     __table_args__ = (
-        Index(
-            "ix_upstream_followup_pelapor_seen",
-            "first_seen_at",
-            sqlite_where=text("author = 'PELAPOR'"),
-            postgresql_where=text("author = 'PELAPOR'"),
+        _partial_index(
+            "ix_upstream_followup_pelapor_seen", "first_seen_at", where="author = 'PELAPOR'"
         ),
     )
 
@@ -256,18 +255,8 @@ class SlaClock(_Table, table=True):
     # first; every sync's time pass reads open clocks by due / at-risk time (0005)
     __table_args__ = (
         Index("ix_sla_clock_started", "started_at"),
-        Index(
-            "ix_sla_clock_open_due",
-            "due_at",
-            sqlite_where=text("stopped_at IS NULL"),
-            postgresql_where=text("stopped_at IS NULL"),
-        ),
-        Index(
-            "ix_sla_clock_open_at_risk",
-            "at_risk_at",
-            sqlite_where=text("stopped_at IS NULL"),
-            postgresql_where=text("stopped_at IS NULL"),
-        ),
+        _partial_index("ix_sla_clock_open_due", "due_at", where="stopped_at IS NULL"),
+        _partial_index("ix_sla_clock_open_at_risk", "at_risk_at", where="stopped_at IS NULL"),
     )
 
     tracking_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})

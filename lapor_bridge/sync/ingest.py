@@ -251,7 +251,7 @@ def _row(
     *,
     instansi_id: int,
     now: datetime,
-    tags: dict[tuple[str, ...], str | None] | None = None,
+    tags: dict[tuple[str, ...], str | None],
 ) -> tuple[Any, ...]:
     """The report's row in `_REPORT_COLUMNS` order, values in stored form
     (`raw` the record's JSON text as it is stored; `tags` the stored JSON of
@@ -260,11 +260,9 @@ def _row(
     location = report.location
     transferred = report.status == Status.DIALIHKAN or report.instansi_id != instansi_id
     listed = tuple(report.tags)
-    stored_tags = None if tags is None else tags.get(listed)
+    stored_tags = tags.get(listed)
     if stored_tags is None:
-        stored_tags = BulkWriter.json(list(listed))
-        if tags is not None:
-            tags[listed] = stored_tags
+        stored_tags = tags[listed] = BulkWriter.json(list(listed))
     channel = report.channel.value
     updated_at = bulk.time(report.updated_at)
     stamp = bulk.time(now)
